@@ -1,0 +1,1 @@
+"""Framework-free logic: importable and testable without Dagster, dbt, Feast or MLflow."""

@@ -33,6 +33,7 @@ class SourceSpec:
     event_time: str | None = None
     description: str = ""
     required: bool = True  # a missing file for a day is an error, not an empty day
+    event_time_in_partition: bool = False  # event_time must fall on the partition's day
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +74,7 @@ TRANSACTIONS = SourceSpec(
     description="One row per purchase made that day.",
     key=("transaction_id",),
     event_time="transaction_ts",
+    event_time_in_partition=True,
     columns=(
         Column("transaction_id", "string"),
         Column("customer_id", "string"),
@@ -87,6 +89,7 @@ SUPPORT_TICKETS = SourceSpec(
     description="One row per support ticket opened that day.",
     key=("ticket_id",),
     event_time="created_ts",
+    event_time_in_partition=True,
     columns=(
         Column("ticket_id", "string"),
         Column("customer_id", "string"),

@@ -1,0 +1,7 @@
+{#- Each combination of `columns` appears at most once. -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(", ") }}, count(*) as n
+from {{ model }}
+group by {{ columns | join(", ") }}
+having count(*) > 1
+{% endtest %}

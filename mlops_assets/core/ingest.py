@@ -123,10 +123,16 @@ def _row_reason_sql(col: Column) -> list[str]:
         )
     if col.type == "float":
         rules.append(f"CASE WHEN NOT isfinite({typed}) THEN '{col.name}: not finite' END")
+    # NaN compares greater than every number in DuckDB: range rules only judge finite values
+    finite = f" AND isfinite({typed})" if col.type == "float" else ""
     if col.min is not None:
-        rules.append(f"CASE WHEN {typed} < {col.min} THEN '{col.name}: below {col.min}' END")
+        rules.append(
+            f"CASE WHEN {typed} < {col.min}{finite} THEN '{col.name}: below {col.min}' END"
+        )
     if col.max is not None:
-        rules.append(f"CASE WHEN {typed} > {col.max} THEN '{col.name}: above {col.max}' END")
+        rules.append(
+            f"CASE WHEN {typed} > {col.max}{finite} THEN '{col.name}: above {col.max}' END"
+        )
     if col.allowed is not None:
         allowed = ", ".join(f"'{a}'" for a in col.allowed)
         rules.append(

@@ -54,8 +54,9 @@ def materialize(
         "dagster/asset_partition_range_start": start,
         "dagster/asset_partition_range_end": end or start,
     }
-    return job.get_subset(asset_selection=dg.AssetSelection.from_string(selection).resolve(
-        defs.resolve_asset_graph())).execute_in_process(
+    return job.get_subset(
+        asset_selection=dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
+    ).execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags=tags,
         raise_on_error=raise_on_error,

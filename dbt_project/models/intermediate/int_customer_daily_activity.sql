@@ -1,4 +1,4 @@
-{{ config(pre_hook=delete_window('activity_date')) }}
+{{ config(pre_hook="{{ delete_window('activity_date') }}") }}
 
 with transactions as (
     select * from {{ ref('stg_transactions') }}
@@ -15,7 +15,7 @@ daily_transactions as (
         customer_id,
         transaction_date as activity_date,
         count(*) as nb_transactions,
-        sum(amount) as total_amount
+        round(sum(amount), 2) as total_amount  -- cents: exact and order-independent
     from transactions
     group by all
 ),

@@ -1,4 +1,4 @@
-{{ config(pre_hook=delete_window('label_arrived_date')) }}
+{{ config(pre_hook="{{ delete_window('label_arrived_date') }}") }}
 
 with labels as (
     select * from {{ ref('stg_churn_labels') }}

@@ -1,4 +1,4 @@
-{{ config(pre_hook=delete_window('feature_date')) }}
+{{ config(pre_hook="{{ delete_window('feature_date') }}") }}
 
 {#- For each ingested day in the window, every customer known by then: trailing-window
     aggregates over int_customer_daily_activity (up to 89 days back, so earlier days must have
@@ -64,10 +64,10 @@ select
     cast(feature_date + interval 1 day as timestamp) at time zone 'UTC' as created_timestamp,
     cast(nb_transactions_7d as bigint) as nb_transactions_7d,
     cast(nb_transactions_30d as bigint) as nb_transactions_30d,
-    cast(total_amount_7d as double) as total_amount_7d,
-    cast(total_amount_30d as double) as total_amount_30d,
+    round(total_amount_7d, 2) as total_amount_7d,
+    round(total_amount_30d, 2) as total_amount_30d,
     cast(
-        case when nb_transactions_30d > 0 then total_amount_30d / nb_transactions_30d else 0 end
+        case when nb_transactions_30d > 0 then round(total_amount_30d / nb_transactions_30d, 4) else 0 end
         as double
     ) as avg_transaction_amount,
     cast(coalesce(

@@ -5,7 +5,6 @@ replacing exactly those partitions, and reports its data-quality checks in the s
 failing blocking check stops dbt downstream.
 """
 
-
 import datetime as dt
 from collections import Counter
 
@@ -58,6 +57,7 @@ def _column_schema(spec: SourceSpec) -> dg.TableSchema:
 def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     key = dg.AssetKey(f"raw_{spec.name}")
     checks = _check_names(spec)
+    blocking = {name: is_blocking for name, is_blocking, _ in checks}
     deps: list[dg.AssetKey] = [dg.AssetKey(f"landing_{spec.name}")]
     if spec is not CUSTOMERS:
         deps.append(dg.AssetKey("raw_customers"))  # read by the known-customers check
@@ -79,7 +79,10 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(name, asset=key, blocking=blocking, description=desc)
             for name, blocking, desc in checks
         ],
-        metadata={"dagster/column_schema": _column_schema(spec), "dagster/table_name": spec.raw_table},
+        metadata={
+            "dagster/column_schema": _column_schema(spec),
+            "dagster/table_name": spec.raw_table,
+        },
     )
     def _ingest(
         context: dg.AssetExecutionContext, settings: Settings, warehouse: Warehouse
@@ -91,17 +94,27 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         outcomes: dict[str, list[tuple[dt.date, quality.Outcome]]] = {n: [] for n, *_ in checks}
         with warehouse.connect() as con:
             for i, day in enumerate(days, start=1):
-                result = ingest.ingest_file(
-                    con, spec, day, ingest.day_file(settings.landing_dir, spec, day)
-                )
+                try:
+                    path = ingest.day_file(settings.landing_dir, spec, day)
+                    result = ingest.ingest_file(con, spec, day, path)
+                except ingest.IngestError as err:
+                    raise dg.Failure(
+                        description=f"{spec.name} {day}: {err}",
+                        metadata={"day": day.isoformat(), "landing_dir": str(settings.landing_dir)},
+                        allow_retries=False,
+                    ) from err
                 for w in result.warnings:
                     context.log.warning(w)
                 totals.update(rows_in=result.rows_in, valid=result.valid)
                 totals.update(quarantined=result.quarantined)
                 reasons.update(result.reasons)
                 per_day.append(
-                    {"day": day.isoformat(), "rows_in": result.rows_in, "valid": result.valid,
-                     "quarantined": result.quarantined}
+                    {
+                        "day": day.isoformat(),
+                        "rows_in": result.rows_in,
+                        "valid": result.valid,
+                        "quarantined": result.quarantined,
+                    }
                 )
                 for name, outcome in _evaluate(con, spec, day, result, settings, checks):
                     outcomes[name].append((day, outcome))
@@ -119,7 +132,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "files_read": dg.MetadataValue.md(_days_table(per_day)),
             },
             check_results=[
-                _check_result(name, results) for name, results in outcomes.items()
+                _check_result(name, blocking[name], results) for name, results in outcomes.items()
             ],
         )
 
@@ -129,29 +142,38 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 def _evaluate(con, spec, day, result, settings: Settings, checks):
     names = {n for n, *_ in checks}
     if "quarantine_rate" in names:
-        yield "quarantine_rate", quality.quarantine_rate(
-            result.rows_in, result.quarantined, settings.max_quarantine_rate
+        yield (
+            "quarantine_rate",
+            quality.quarantine_rate(
+                result.rows_in, result.quarantined, settings.max_quarantine_rate
+            ),
         )
     if "known_customers" in names:
         yield "known_customers", quality.orphan_rate(con, spec, day, settings.max_orphan_rate)
     if "freshness" in names:
         yield "freshness", quality.event_freshness(con, spec, day, settings.max_event_lag_hours)
     if "row_count" in names:
-        yield "row_count", quality.row_count_anomaly(
-            con, spec, day, settings.row_count_window_days, settings.row_count_tolerance
+        yield (
+            "row_count",
+            quality.row_count_anomaly(
+                con, spec, day, settings.row_count_window_days, settings.row_count_tolerance
+            ),
         )
 
 
 def _check_result(
-    name: str, results: list[tuple[dt.date, quality.Outcome]]
+    name: str, blocking: bool, results: list[tuple[dt.date, quality.Outcome]]
 ) -> dg.AssetCheckResult:
-    """One result per check per run: it passes only if every day in the run passes."""
+    """One result per check per run: it passes only if every day in the run passes.
+    Non-blocking checks fail as warnings."""
     failed = [(d, o) for d, o in results if not o.passed]
+    severity = dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN
     if len(results) == 1:
         day, outcome = results[0]
         return dg.AssetCheckResult(
             check_name=name,
             passed=outcome.passed,
+            severity=severity,
             description=f"{day}: {outcome.summary}",
             metadata={"day": day.isoformat(), **_scalar(outcome.metadata)},
         )
@@ -163,6 +185,7 @@ def _check_result(
     return dg.AssetCheckResult(
         check_name=name,
         passed=not failed,
+        severity=severity,
         description=summary,
         metadata={
             "days_checked": len(results),

@@ -5,7 +5,6 @@ One `@dbt_assets` definition, daily partitioned: the partition window reaches db
 range in a single dbt invocation.
 """
 
-
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any

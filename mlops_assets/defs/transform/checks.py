@@ -3,7 +3,6 @@
 Partitioned like the mart, so each run checks exactly the days it built.
 """
 
-
 import dagster as dg
 
 from mlops_assets.core import quality

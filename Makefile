@@ -1,0 +1,54 @@
+# The README's commands. `make demo` and `make test` both install first (idempotent).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export MLOPS_HOME ?= $(CURDIR)/.mlops
+export DAGSTER_HOME ?= $(MLOPS_HOME)/dagster
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v '/target/')
+
+.PHONY: install demo demo-headless simulate materialize ui test test-fast lint bench clean
+
+install: $(BIN)/.installed dbt_project/target/manifest.json
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# The dbt manifest is prepared once here, never parsed when the code location loads.
+dbt_project/target/manifest.json: $(BIN)/.installed $(DBT_SOURCES)
+	$(BIN)/dagster-dbt project prepare-and-package --file mlops_assets/defs/transform/project.py
+	@touch $@
+
+simulate: install
+	$(BIN)/mlops-assets simulate
+
+materialize: install
+	$(BIN)/mlops-assets materialize
+
+# First command: install, simulate the default world, materialize everything, open the UI.
+demo: simulate materialize ui
+
+# The same without the UI (CI, servers).
+demo-headless: simulate materialize
+
+ui: install
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+# Second command: install and run every test (slow end-to-end ones included).
+test: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(MLOPS_HOME) dbt_project/target

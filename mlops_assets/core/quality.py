@@ -145,7 +145,8 @@ def missing_rates(
         summary=(
             f"columns over {max_rate:.1%} missing: {sorted(bad)}"
             if bad
-            else f"all {len(columns)} columns ≤ {max_rate:.1%} missing (worst {worst}: {rates[worst]:.2%})"
+            else f"all {len(columns)} columns ≤ {max_rate:.1%} missing "
+            f"(worst {worst}: {rates[worst]:.2%})"
         ),
         metadata={"rows": total, "missing_rates": rates, "limit": max_rate},
     )

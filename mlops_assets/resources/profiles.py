@@ -1,4 +1,6 @@
-"""Resources per deployment profile. Switching profile changes this mapping only — never asset code."""
+"""Resources per deployment profile.
+
+Switching profile changes this mapping only — never asset code."""
 
 from __future__ import annotations
 

@@ -178,7 +178,8 @@ def _check_result(
             metadata={"day": day.isoformat(), **_scalar(outcome.metadata)},
         )
     summary = (
-        f"{len(failed)} of {len(results)} days failed; first: {failed[0][0]}: {failed[0][1].summary}"
+        f"{len(failed)} of {len(results)} days failed; "
+        f"first: {failed[0][0]}: {failed[0][1].summary}"
         if failed
         else f"all {len(results)} days passed"
     )

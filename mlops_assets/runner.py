@@ -88,15 +88,20 @@ def materialize_everything(
     *,
     instance: dg.DagsterInstance,
     progress: Callable[[str], None],
+    only: Sequence[str] | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
+    unknown = set(only or ()) - {name for name, *_ in PHASES}
+    if unknown:
+        raise RuntimeError(f"unknown phase(s) {sorted(unknown)}; phases: {[p[0] for p in PHASES]}")
+    phases = [p for p in PHASES if not only or p[0] in only]
     days = landed_days(landing_dir)
     if not days:
         raise RuntimeError(f"no landed days in {landing_dir}: run `mlops-assets simulate` first")
     span = (days[0].isoformat(), days[-1].isoformat())
     results = []
-    for i, (label, selection, partitioned) in enumerate(PHASES, start=1):
+    for i, (label, selection, partitioned) in enumerate(phases, start=1):
         where = f" for {span[0]} … {span[1]} ({len(days)} days)" if partitioned else ""
-        progress(f"[{i}/{len(PHASES)}] {label}{where}")
+        progress(f"[{i}/{len(phases)}] {label}{where}")
         started = dt.datetime.now()
         result = run_selection(
             defs,
@@ -106,6 +111,6 @@ def materialize_everything(
             tags={"mlops/trigger": "manual"},
         )
         secs = (dt.datetime.now() - started).total_seconds()
-        progress(f"[{i}/{len(PHASES)}] {label}: done in {secs:.0f} s (run {result.run_id[:8]})")
+        progress(f"[{i}/{len(phases)}] {label}: done in {secs:.0f} s (run {result.run_id[:8]})")
         results.append(result)
     return results

@@ -4,13 +4,18 @@ Switching profile changes this mapping only — never asset code."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+
+from mlops_assets.core.registry import local_tracking_uri
 from mlops_assets.defs.transform.project import dbt_project
 from mlops_assets.resources.dbt import FastDbtCliResource
+from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.resources.warehouse import Warehouse
 from mlops_assets.settings import Settings
 
@@ -32,4 +37,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     }
     # The warehouse stays a DuckDB file in both profiles for now: the prod dbt target
     # (Postgres) is configured in dbt_project/profiles.yml.
-    return {**common, "warehouse": Warehouse(path=str(settings.warehouse_path))}
+    common["warehouse"] = Warehouse(path=str(settings.warehouse_path))
+    if settings.env == "prod":
+        common["mlflow"] = ModelRegistry(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"))
+    elif os.environ.get("MLFLOW_TRACKING_URI"):  # honoured in the local profile too
+        common["mlflow"] = ModelRegistry(tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+    else:
+        common["mlflow"] = ModelRegistry(
+            tracking_uri=local_tracking_uri(settings.home_path),
+            artifact_root=str(settings.home_path / "mlflow" / "artifacts"),
+        )
+    return common

@@ -1,0 +1,228 @@
+"""The `mlops-assets` command line: small operator tasks that sit outside the Dagster graph.
+
+Each subcommand is a `Command` in `COMMANDS`: a name, a function that adds its arguments to a
+subparser and a function that runs it and returns an exit code. Adding one is adding an entry.
+Heavy imports happen inside the run functions, and the environment is read in `main()` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from mlops_assets.core.simulator import (
+    DriftSpec,
+    LandingDirMismatch,
+    SimulationConfig,
+    SimulationSummary,
+    simulate,
+)
+
+CLI_CORRUPT_RATE = 0.001  # the demo shows a little quarantine; the library default is clean
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: `configure` adds its arguments, `run` executes it and returns an exit code."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Mapping[str, str]], int]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _drift(text: str) -> DriftSpec:
+    try:
+        return DriftSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"expected a rate within [0, 0.5], got {value}")
+    return value
+
+
+def _configure_simulate(parser: argparse.ArgumentParser) -> None:
+    defaults = SimulationConfig()
+    parser.add_argument("--days", type=_positive_int, default=defaults.days)
+    parser.add_argument("--customers", type=_positive_int, default=defaults.customers)
+    parser.add_argument("--seed", type=_non_negative_int, default=defaults.seed)
+    parser.add_argument(
+        "--start-date", type=_iso_date, default=defaults.start_date, metavar="YYYY-MM-DD"
+    )
+    parser.add_argument(
+        "--label-delay",
+        type=_positive_int,
+        default=defaults.label_delay_days,
+        metavar="DAYS",
+        help="days until a churn label lands (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drift",
+        type=_drift,
+        action="append",
+        default=[],
+        metavar="KIND@DAY",
+        help="switch on covariate or concept drift from a 0-based day index, i.e. from "
+        "start date + DAY; e.g. covariate@60 (repeatable)",
+    )
+    parser.add_argument(
+        "--corrupt-rate",
+        type=_rate,
+        default=CLI_CORRUPT_RATE,
+        help="share of transaction/ticket rows to corrupt for ingest to quarantine "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--landing-dir",
+        type=Path,
+        default=None,
+        help="where day folders go (default: $MLOPS_HOME/landing, MLOPS_HOME defaulting to .mlops)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="rewrite days that already exist")
+
+
+def _run_simulate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    landing_dir = args.landing_dir or Path(env.get("MLOPS_HOME", ".mlops")) / "landing"
+    config = SimulationConfig(
+        start_date=args.start_date,
+        days=args.days,
+        customers=args.customers,
+        seed=args.seed,
+        label_delay_days=args.label_delay,
+        drifts=tuple(args.drift),
+        corrupt_rate=args.corrupt_rate,
+    )
+    started = time.perf_counter()
+    try:
+        summary = simulate(config, landing_dir, overwrite=args.overwrite, progress=_to_stderr)
+    except LandingDirMismatch as exc:
+        _to_stderr(f"mlops-assets simulate: error: {exc}")
+        return 2
+    _to_stderr(_summary_line(summary, time.perf_counter() - started))
+    return 0
+
+
+def _summary_line(summary: SimulationSummary, seconds: float) -> str:
+    rows = ", ".join(f"{count:,} {name}" for name, count in summary.rows.items())
+    rate = summary.churn_positive_rate
+    churn = f"{rate:.1%} churn positive rate" if rate is not None else "no labels yet"
+    return (
+        f"wrote {len(summary.days_written)} days ({len(summary.days_skipped)} existing skipped) "
+        f"to {summary.landing_dir} in {seconds:.1f}s: {rows}; {churn}; "
+        f"{summary.total_corrupted:,} corrupted rows"
+    )
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _configure_materialize(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--phase",
+        action="append",
+        metavar="NAME",
+        help="run only this phase (repeatable; default: all phases in order; see the README)",
+    )
+
+
+def _run_materialize(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Materialize every asset for every landed day, recorded in the persistent instance."""
+    import dagster as dg
+
+    from mlops_assets.definitions import defs
+    from mlops_assets.runner import ensure_dagster_home, materialize_everything
+    from mlops_assets.settings import Settings
+
+    settings = Settings.from_env()
+    ensure_dagster_home(settings.home_path)
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        try:
+            materialize_everything(
+                defs(),
+                settings.landing_dir,
+                instance=instance,
+                progress=_to_stderr,
+                only=args.phase,
+            )
+        except (RuntimeError, dg.DagsterError) as exc:
+            _to_stderr(f"mlops-assets materialize: error: {exc}")
+            return 1
+    _to_stderr(f"everything materialized in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "simulate": Command(
+        help="write simulated churn data into the landing zone, one folder per day",
+        configure=_configure_simulate,
+        run=_run_simulate,
+    ),
+    "materialize": Command(
+        help="materialize every asset for every landed day (ingest, dbt, features, models, …)",
+        configure=_configure_materialize,
+        run=_run_materialize,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        command.configure(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mlops-assets` console script; returns the process exit code.
+
+    Bad arguments exit with code 2 and a message naming the argument (argparse's convention).
+    """
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command].run(args, os.environ)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The model registry: MLflow tracking runs, registered versions and the champion/challenger
+aliases, behind a handful of functions. No Dagster here; mlflow is imported lazily.
+
+Conventions:
+* one registered model per use case (`churn`); versions carry tags for the training window,
+  data fingerprint, trigger, feature service and code version;
+* aliases only (`champion`, `challenger`) — the stage APIs are deprecated;
+* every version's run holds the native model (`model/`) and, once exported, `onnx/model.onnx`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import importlib.metadata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+ONNX_ARTIFACT = "onnx/model.onnx"
+TRIGGERS = ("manual", "schedule", "drift", "performance", "new_data")
+
+
+class RegistryError(Exception):
+    """A registry operation that must not go ahead (unknown version, missing export, …)."""
+
+
+def local_tracking_uri(home: Path) -> str:
+    return f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_experiment(
+    tracking_uri: str, experiment: str, artifact_root: Path | None, lock_dir: Path | None
+) -> str:
+    """Create the backend (once) and the experiment; return the experiment id.
+
+    A fresh SQLite backend runs its migrations on first use, and two processes doing that at
+    once can corrupt it for good: creation happens under an exclusive file lock.
+    """
+    from mlflow import MlflowClient
+
+    lock = _file_lock(lock_dir / "mlflow.lock") if lock_dir else contextlib.nullcontext()
+    with lock:
+        client = MlflowClient(tracking_uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            return found.experiment_id
+        location = artifact_root.resolve().as_uri() if artifact_root else None
+        return client.create_experiment(experiment, artifact_location=location)
+
+
+def _pip_requirements(kind: str) -> list[str]:
+    """Pinned requirements passed explicitly: MLflow's inference of them costs ~5 s a model."""
+    packages = ["scikit-learn", "numpy", "skops"] + (["xgboost-cpu"] if kind == "xgboost" else [])
+    pins = []
+    for name in packages:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            pins.append(f"{name.replace('-cpu', '')}=={importlib.metadata.version(name)}")
+    return pins
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    run_id: str
+    model_uri: str
+    run_url_path: str  # "#/experiments/<id>/runs/<run>" relative to the MLflow UI
+
+
+def log_candidate(
+    tracking_uri: str,
+    experiment_id: str,
+    *,
+    kind: str,
+    model: Any,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    input_example: Any,
+    artifacts: Mapping[str, str] | None = None,
+    run_name: str | None = None,
+) -> LoggedRun:
+    """One MLflow run for one trained candidate: params, metrics and tags in one batch call,
+    the model with signature and input example, and small text artifacts (e.g. a model card)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.models import infer_signature
+
+    client = MlflowClient(tracking_uri)
+    run = client.create_run(experiment_id, run_name=run_name, tags={"model_kind": kind})
+    run_id = run.info.run_id
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    try:
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now_ms, 0) for k, v in metrics.items()],
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
+        for name, text in (artifacts or {}).items():
+            client.log_text(run_id, text, name)
+        signature = infer_signature(input_example, _positive(model, input_example))
+        mlflow.set_tracking_uri(tracking_uri)
+        with mlflow.start_run(run_id=run_id):
+            if kind == "xgboost":
+                info = mlflow.xgboost.log_model(
+                    model,
+                    name="model",
+                    signature=signature,
+                    input_example=input_example,
+                    model_format="ubj",
+                    pip_requirements=_pip_requirements(kind),
+                )
+            else:
+                import skops.io
+
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    signature=signature,
+                    input_example=input_example,
+                    serialization_format="skops",
+                    # the types of the model we just fitted ourselves: trusted by construction
+                    skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+                    pip_requirements=_pip_requirements(kind),
+                )
+        client.set_terminated(run_id)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    return LoggedRun(
+        run_id=run_id,
+        model_uri=info.model_uri,
+        run_url_path=f"#/experiments/{experiment_id}/runs/{run_id}",
+    )
+
+
+def _positive(model: Any, X: Any) -> Any:
+    return model.predict_proba(X)[:, 1]
+
+
+def register_version(
+    tracking_uri: str, model_name: str, run_id: str, tags: Mapping[str, str]
+) -> str:
+    """A new version of `model_name` from the run's `model/` artifact, tagged; returns it."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    try:
+        client.get_registered_model(model_name)
+    except Exception:  # RestException(RESOURCE_DOES_NOT_EXIST): first version ever
+        client.create_registered_model(
+            model_name, description="Churn propensity: P(churn within 30 days)."
+        )
+    version = client.create_model_version(
+        model_name, source=f"runs:/{run_id}/model", run_id=run_id, tags=dict(tags)
+    )
+    return str(version.version)
+
+
+def alias_version(tracking_uri: str, model_name: str, alias: str) -> str | None:
+    from mlflow import MlflowClient
+
+    try:
+        return str(MlflowClient(tracking_uri).get_model_version_by_alias(model_name, alias).version)
+    except Exception:  # no such alias, or no such model yet
+        return None
+
+
+def version_info(tracking_uri: str, model_name: str, version: str) -> dict[str, Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    try:
+        mv = client.get_model_version(model_name, version)
+    except Exception as err:
+        raise RegistryError(f"{model_name} version {version} does not exist") from err
+    run = client.get_run(mv.run_id)
+    return {
+        "version": str(mv.version),
+        "run_id": mv.run_id,
+        "tags": dict(mv.tags),
+        "aliases": list(mv.aliases),
+        "metrics": dict(run.data.metrics),
+        "params": dict(run.data.params),
+    }
+
+
+def has_onnx(tracking_uri: str, run_id: str) -> bool:
+    from mlflow import MlflowClient
+
+    folder, name = ONNX_ARTIFACT.split("/")
+    files = MlflowClient(tracking_uri).list_artifacts(run_id, folder)
+    return any(f.path == ONNX_ARTIFACT for f in files)
+
+
+def set_tags(tracking_uri: str, model_name: str, version: str, tags: Mapping[str, str]) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, str(value))
+
+
+def move_alias(
+    tracking_uri: str,
+    model_name: str,
+    alias: str,
+    version: str,
+    *,
+    reason: str,
+    actor: str,
+) -> str | None:
+    """Point `alias` at `version` (idempotent) and record the move on the version's tags;
+    returns the version the alias pointed at before, if any."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    previous = alias_version(tracking_uri, model_name, alias)
+    client.set_registered_model_alias(model_name, alias, version)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    set_tags(
+        tracking_uri,
+        model_name,
+        version,
+        {
+            f"{alias}_since": now,
+            f"{alias}_reason": reason,
+            f"{alias}_by": actor,
+            f"{alias}_previous": previous or "none",
+        },
+    )
+    return previous
+
+
+def rollback(
+    tracking_uri: str, model_name: str, version: str, *, actor: str, reason: str
+) -> str | None:
+    """Re-point `champion` at an earlier version that exists and has an ONNX export."""
+    info = version_info(tracking_uri, model_name, version)
+    if not has_onnx(tracking_uri, info["run_id"]):
+        raise RegistryError(
+            f"{model_name} version {version} has no ONNX export ({ONNX_ARTIFACT}): "
+            "scoring could not serve it"
+        )
+    previous = move_alias(
+        tracking_uri, model_name, CHAMPION, version, reason=f"rollback: {reason}", actor=actor
+    )
+    set_tags(tracking_uri, model_name, version, {"rollback_from": previous or "none"})
+    return previous
+
+
+def download_onnx(tracking_uri: str, run_id: str, dest: Path) -> Path:
+    from mlflow import MlflowClient
+
+    dest.mkdir(parents=True, exist_ok=True)
+    return Path(MlflowClient(tracking_uri).download_artifacts(run_id, ONNX_ARTIFACT, str(dest)))
+
+
+def load_native_model(tracking_uri: str, model_uri: str, kind: str) -> Any:
+    """The native model of a version, for ONNX export only: XGBoost from its own format,
+    scikit-learn from skops with the trusted types recorded when it was logged. Scoring never
+    calls this — it serves ONNX."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    if kind == "xgboost":
+        return mlflow.xgboost.load_model(model_uri)
+    return mlflow.sklearn.load_model(model_uri)
+
+
+def versions(tracking_uri: str, model_name: str) -> Sequence[dict[str, Any]]:
+    """Every version with its tags and aliases, newest first (the retraining history's source)."""
+    from mlflow import MlflowClient
+
+    client: MlflowClient = MlflowClient(tracking_uri)
+    found = client.search_model_versions(f"name = '{model_name}'")
+    return sorted(
+        (
+            {"version": str(v.version), "run_id": v.run_id, "tags": dict(v.tags),
+             "aliases": list(v.aliases), "created": v.creation_timestamp}
+            for v in found
+        ),
+        key=lambda v: int(v["version"]),
+        reverse=True,
+    )

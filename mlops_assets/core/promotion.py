@@ -1,0 +1,129 @@
+"""The promotion gate rule: may a challenger model become the champion?
+
+A challenger passes iff its AUC-PR is at least the absolute ``floor`` AND, when a champion
+exists, it is no worse than the champion by more than ``tolerance``:
+
+    passed = challenger >= floor and (champion is None or challenger >= champion - tolerance)
+
+Both bounds are inclusive. A slack of `_SLACK` (1e-12) absorbs float rounding in
+``champion - tolerance`` (``0.80 - 0.01`` is not exactly ``0.79`` in binary), so a
+challenger sitting exactly on a boundary passes as the rule says. The Dagster layer runs
+this inside a blocking asset check; this module only decides and explains.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_FLOOR = 0.72
+DEFAULT_TOLERANCE = 0.01
+GATE_METRIC = "auc_pr"
+_SLACK = 1e-12
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The outcome of `decide`, with human-readable reasons for either outcome."""
+
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    challenger_auc_pr: float = float("nan")
+    champion_auc_pr: float | None = None
+    floor: float = DEFAULT_FLOOR
+    tolerance: float = DEFAULT_TOLERANCE
+
+    @property
+    def min_required(self) -> float:
+        """The lowest AUC-PR that would have passed (the binding bound)."""
+        if self.champion_auc_pr is None:
+            return self.floor
+        return max(self.floor, self.champion_auc_pr - self.tolerance)
+
+    def to_markdown(self) -> str:
+        """One model-card line: verdict, numbers, then the reasons."""
+        verdict = "PASSED" if self.passed else "FAILED"
+        champion = (
+            "no champion"
+            if self.champion_auc_pr is None
+            else f"champion {self.champion_auc_pr:.4f}"
+        )
+        return (
+            f"**Promotion gate: {verdict}** — challenger AUC-PR {self.challenger_auc_pr:.4f} "
+            f"(floor {self.floor:.4f}, {champion}, tolerance {self.tolerance:.4f}): "
+            + "; ".join(self.reasons)
+        )
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain JSON-able dict (for asset-check metadata and MLflow tags)."""
+        out = asdict(self)
+        out["min_required"] = self.min_required
+        return out
+
+
+def _check_score(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a finite number in [0, 1], got {value!r}")
+    return value
+
+
+def decide(
+    challenger_auc_pr: float,
+    champion_auc_pr: float | None,
+    *,
+    floor: float = DEFAULT_FLOOR,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> GateDecision:
+    """Apply the gate rule (module docstring) and say why it passed or failed.
+
+    ``champion_auc_pr=None`` means there is no champion yet (the first model ever): only the
+    floor applies. Invalid inputs (NaN, outside [0, 1], negative tolerance) raise ValueError:
+    a broken evaluation must not be mistaken for a bad model, nor for a good one.
+    """
+    challenger = _check_score("challenger_auc_pr", challenger_auc_pr)
+    champion = None if champion_auc_pr is None else _check_score("champion_auc_pr", champion_auc_pr)
+    floor = _check_score("floor", floor)
+    tolerance = float(tolerance)
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+
+    reasons: list[str] = []
+    above_floor = challenger >= floor - _SLACK
+    if above_floor:
+        reasons.append(f"AUC-PR {challenger:.4f} meets the floor {floor:.4f}")
+    else:
+        reasons.append(
+            f"AUC-PR {challenger:.4f} is below the floor {floor:.4f} "
+            f"(short by {floor - challenger:.4f})"
+        )
+
+    if champion is None:
+        holds_vs_champion = True
+        reasons.append("no current champion: first model, only the floor applies")
+    else:
+        lowest = champion - tolerance
+        holds_vs_champion = challenger >= lowest - _SLACK
+        delta = challenger - champion
+        if delta >= 0:
+            reasons.append(f"AUC-PR {challenger:.4f} matches or beats the champion {champion:.4f}")
+        elif holds_vs_champion:
+            reasons.append(
+                f"AUC-PR {challenger:.4f} is {-delta:.4f} below the champion {champion:.4f}, "
+                f"within the tolerance {tolerance:.4f} (lowest allowed {lowest:.4f})"
+            )
+        else:
+            reasons.append(
+                f"AUC-PR {challenger:.4f} is {-delta:.4f} below the champion {champion:.4f}, "
+                f"beyond the tolerance {tolerance:.4f} (lowest allowed {lowest:.4f})"
+            )
+
+    return GateDecision(
+        passed=above_floor and holds_vs_champion,
+        reasons=reasons,
+        challenger_auc_pr=challenger,
+        champion_auc_pr=champion,
+        floor=floor,
+        tolerance=tolerance,
+    )

@@ -4,11 +4,13 @@ Nothing heavy happens at import: no environment reads, no dbt parse, no mlflow/f
 imports. The environment is read once, when Dagster calls `defs()` to load the location.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
+from mlops_assets.defs.export.assets import export_assets
+from mlops_assets.defs.features.assets import feature_assets
 from mlops_assets.defs.ingest.assets import landing_sources, raw_assets
+from mlops_assets.defs.training.assets import training_assets, training_checks
+from mlops_assets.defs.training.jobs import rollback_job
 from mlops_assets.defs.transform.assets import dbt_models
 from mlops_assets.defs.transform.checks import feature_checks
 from mlops_assets.resources.profiles import build_resources
@@ -18,8 +20,16 @@ from mlops_assets.settings import Settings
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*landing_sources, *raw_assets, dbt_models],
-        asset_checks=[*feature_checks],
+        assets=[
+            *landing_sources,
+            *raw_assets,
+            dbt_models,
+            *feature_assets,
+            *training_assets,
+            *export_assets,
+        ],
+        asset_checks=[*feature_checks, *training_checks],
+        jobs=[rollback_job],
         resources=build_resources(Settings.from_env()),
         # DuckDB allows one writer per file; in-process keeps the whole run in one process
         # (and skips a process start per step). The warehouse pool guards other executors.

@@ -72,13 +72,16 @@ def run_selection(
     )
 
 
-# The phases of a full run, in order: (label, asset selection, partitioned over landed days?).
+# The phases of a full run, in order: (name, asset selection, partitioned over landed days?).
 PHASES: Sequence[tuple[str, str, bool]] = (
     (
-        "ingest + dbt + checks",
+        "data",
         "group:ingest or group:dbt_staging or group:dbt_intermediate or group:dbt_marts",
         True,
     ),
+    ("feature registry", "key:feast_registry", False),
+    ("online features", "key:online_features", True),
+    ("models", "key:training_set or group:training or group:export", False),
 )
 
 

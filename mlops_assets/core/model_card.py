@@ -29,7 +29,7 @@ def render(
         lines += ["", "## Calibration", "", "| predicted | mean predicted | observed | rows |"]
         lines += ["|---|---:|---:|---:|"]
         lines += [
-            f"| {b['bin_lower']:.1f}–{b['bin_upper']:.1f} | {b['mean_predicted']:.3f} "
+            f"| {b['bin_lower']:.1f}-{b['bin_upper']:.1f} | {b['mean_predicted']:.3f} "
             f"| {b['observed_rate']:.3f} | {int(b['n_rows'])} |"
             for b in calibration
         ]

@@ -142,6 +142,7 @@ def log_candidate(
                     skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
                     pip_requirements=_pip_requirements(kind),
                 )
+        client.set_tag(run_id, "logged_model_uri", info.model_uri)
         client.set_terminated(run_id)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
@@ -158,9 +159,10 @@ def _positive(model: Any, X: Any) -> Any:
 
 
 def register_version(
-    tracking_uri: str, model_name: str, run_id: str, tags: Mapping[str, str]
+    tracking_uri: str, model_name: str, model_uri: str, tags: Mapping[str, str]
 ) -> str:
-    """A new version of `model_name` from the run's `model/` artifact, tagged; returns it."""
+    """A new version of `model_name` from a logged model (`models:/m-…`), tagged; returns it."""
+    import mlflow
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri)
@@ -170,9 +172,8 @@ def register_version(
         client.create_registered_model(
             model_name, description="Churn propensity: P(churn within 30 days)."
         )
-    version = client.create_model_version(
-        model_name, source=f"runs:/{run_id}/model", run_id=run_id, tags=dict(tags)
-    )
+    mlflow.set_tracking_uri(tracking_uri)
+    version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
     return str(version.version)
 
 
@@ -207,7 +208,7 @@ def version_info(tracking_uri: str, model_name: str, version: str) -> dict[str, 
 def has_onnx(tracking_uri: str, run_id: str) -> bool:
     from mlflow import MlflowClient
 
-    folder, name = ONNX_ARTIFACT.split("/")
+    folder = ONNX_ARTIFACT.split("/")[0]
     files = MlflowClient(tracking_uri).list_artifacts(run_id, folder)
     return any(f.path == ONNX_ARTIFACT for f in files)
 
@@ -295,8 +296,13 @@ def versions(tracking_uri: str, model_name: str) -> Sequence[dict[str, Any]]:
     found = client.search_model_versions(f"name = '{model_name}'")
     return sorted(
         (
-            {"version": str(v.version), "run_id": v.run_id, "tags": dict(v.tags),
-             "aliases": list(v.aliases), "created": v.creation_timestamp}
+            {
+                "version": str(v.version),
+                "run_id": v.run_id,
+                "tags": dict(v.tags),
+                "aliases": list(v.aliases),
+                "created": v.creation_timestamp,
+            }
             for v in found
         ),
         key=lambda v: int(v["version"]),

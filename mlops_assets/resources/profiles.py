@@ -15,6 +15,7 @@ import dagster as dg
 from mlops_assets.core.registry import local_tracking_uri
 from mlops_assets.defs.transform.project import dbt_project
 from mlops_assets.resources.dbt import FastDbtCliResource
+from mlops_assets.resources.feature_store import FeatureStoreResource
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.resources.warehouse import Warehouse
 from mlops_assets.settings import Settings
@@ -40,7 +41,13 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     common["warehouse"] = Warehouse(path=str(settings.warehouse_path))
     if settings.env == "prod":
         common["mlflow"] = ModelRegistry(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"))
-    elif os.environ.get("MLFLOW_TRACKING_URI"):  # honoured in the local profile too
+        common["feast"] = FeatureStoreResource(
+            home=settings.home, env="prod", redis_url=dg.EnvVar("MLOPS_REDIS_URL")
+        )
+        return common
+    common["feast"] = FeatureStoreResource(home=settings.home, env="local")
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        # honoured in the local profile too
         common["mlflow"] = ModelRegistry(tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
     else:
         common["mlflow"] = ModelRegistry(

@@ -3,13 +3,13 @@ shows every run afterwards (the README's first command uses this)."""
 
 import datetime as dt
 import os
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import dagster as dg
 
-_DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from mlops_assets.core.ingest import landed_days
+from mlops_assets.settings import LABEL_DELAY_DAYS
 
 DAGSTER_YAML = """\
 # Written by mlops-assets for the embedded (local) profile: SQLite storage in this folder.
@@ -33,17 +33,6 @@ def ensure_dagster_home(home: Path) -> Path:
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
-
-
-def landed_days(landing_dir: Path) -> list[dt.date]:
-    """Complete day folders in the landing zone (temp folders of a write in progress excluded)."""
-    if not landing_dir.is_dir():
-        return []
-    return sorted(
-        dt.date.fromisoformat(p.name)
-        for p in landing_dir.iterdir()
-        if p.is_dir() and _DAY_DIR.match(p.name)
-    )
 
 
 def run_selection(
@@ -72,8 +61,10 @@ def run_selection(
     )
 
 
-# The phases of a full run, in order: (name, asset selection, partitioned over landed days?).
-PHASES: Sequence[tuple[str, str, bool]] = (
+# The phases of a full run, in order: (name, asset selection, range). The range is False
+# (unpartitioned), True (every landed day) or "labelled" (landed days whose delayed labels
+# have landed too).
+PHASES: Sequence[tuple[str, str, bool | str]] = (
     (
         "data",
         "group:ingest or group:dbt_staging or group:dbt_intermediate or group:dbt_marts",
@@ -82,6 +73,9 @@ PHASES: Sequence[tuple[str, str, bool]] = (
     ("feature registry", "key:feast_registry", False),
     ("online features", "key:online_features", True),
     ("models", "key:training_set or group:training or group:export", False),
+    ("scores and drift", "key:daily_scores or key:drift_report", True),
+    ("performance", "key:model_performance", "labelled"),
+    ("history", "key:retraining_history", False),
 )
 
 
@@ -100,17 +94,27 @@ def materialize_everything(
     days = landed_days(landing_dir)
     if not days:
         raise RuntimeError(f"no landed days in {landing_dir}: run `mlops-assets simulate` first")
-    span = (days[0].isoformat(), days[-1].isoformat())
+    labelled = [d for d in days if d + dt.timedelta(days=LABEL_DELAY_DAYS) <= days[-1]]
+    spans = {
+        True: (days[0], days[-1]),
+        "labelled": (labelled[0], labelled[-1]) if labelled else None,
+        False: None,
+    }
     results = []
-    for i, (label, selection, partitioned) in enumerate(phases, start=1):
-        where = f" for {span[0]} … {span[1]} ({len(days)} days)" if partitioned else ""
+    for i, (label, selection, which) in enumerate(phases, start=1):
+        span = spans[which]
+        if which and span is None:
+            progress(f"[{i}/{len(phases)}] {label}: skipped (no day qualifies yet)")
+            continue
+        n_days = (span[1] - span[0]).days + 1 if span else 0
+        where = f" for {span[0]} … {span[1]} ({n_days} days)" if span else ""
         progress(f"[{i}/{len(phases)}] {label}{where}")
         started = dt.datetime.now()
         result = run_selection(
             defs,
             selection,
             instance=instance,
-            partition_range=span if partitioned else None,
+            partition_range=(span[0].isoformat(), span[1].isoformat()) if span else None,
             tags={"mlops/trigger": "manual"},
         )
         secs = (dt.datetime.now() - started).total_seconds()

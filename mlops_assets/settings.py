@@ -14,6 +14,7 @@ import dagster as dg
 
 DEFAULT_HOME = ".mlops"
 PARTITION_START = "2026-01-01"  # the simulator's default first day; daily partitions start here
+LABEL_DELAY_DAYS = 30  # churn labels for day D land on D + 30 (the simulator's default)
 
 
 def mlops_home() -> Path:
@@ -52,6 +53,10 @@ class Settings(dg.ConfigurableResource):
     psi_fail: float = 0.2
     missing_rate_ratio: float = 2.0
     performance_auc_pr_floor: float = 0.65
+    retrain_min_drifted_features: int = 2
+    retrain_consecutive_days: int = 2
+    retrain_cooldown_days: int = 14
+    retrain_new_label_days: int = 14  # new labelled days that justify a retraining
 
     @classmethod
     def from_env(cls) -> Settings:

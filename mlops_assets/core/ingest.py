@@ -11,6 +11,7 @@ rejected row keeps its raw record and a human-readable reason. The rules come fr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,21 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         f"CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (source VARCHAR NOT NULL, "
         "partition_date DATE NOT NULL, source_file VARCHAR NOT NULL, line BIGINT, "
         "raw_record VARCHAR, reason VARCHAR NOT NULL, ingested_at TIMESTAMP NOT NULL)"
+    )
+
+
+_DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def landed_days(landing_dir: Path) -> list[dt.date]:
+    """Complete day folders in the landing zone, oldest first. Folders still being written
+    are hidden (`.tmp-<day>`) until an atomic rename, so they never match."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(
+        dt.date.fromisoformat(p.name)
+        for p in landing_dir.iterdir()
+        if p.is_dir() and _DAY_DIR.match(p.name)
     )
 
 

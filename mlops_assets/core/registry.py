@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import importlib.metadata
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,23 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _fluent_api(tracking_uri: str) -> Iterator[None]:
+    """Point mlflow's fluent API (start_run, log_model, register_model, load_model) at
+    ``tracking_uri`` for the duration only. `mlflow.set_tracking_uri` also exports
+    ``MLFLOW_TRACKING_URI`` to the process environment, which `build_resources` honours: left
+    set, the next definitions load in this process (another data home, another test) would
+    silently use this backend, with no artifact root. The previous value is restored."""
+    import mlflow
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # None unsets the variable again
 
 
 def ensure_experiment(
@@ -118,8 +136,7 @@ def log_candidate(
         for name, text in (artifacts or {}).items():
             client.log_text(run_id, text, name)
         signature = infer_signature(input_example, _positive(model, input_example))
-        mlflow.set_tracking_uri(tracking_uri)
-        with mlflow.start_run(run_id=run_id):
+        with _fluent_api(tracking_uri), mlflow.start_run(run_id=run_id):
             if kind == "xgboost":
                 info = mlflow.xgboost.log_model(
                     model,
@@ -172,8 +189,8 @@ def register_version(
         client.create_registered_model(
             model_name, description="Churn propensity: P(churn within 30 days)."
         )
-    mlflow.set_tracking_uri(tracking_uri)
-    version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
+    with _fluent_api(tracking_uri):
+        version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
     return str(version.version)
 
 
@@ -282,10 +299,10 @@ def load_native_model(tracking_uri: str, model_uri: str, kind: str) -> Any:
     calls this — it serves ONNX."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    if kind == "xgboost":
-        return mlflow.xgboost.load_model(model_uri)
-    return mlflow.sklearn.load_model(model_uri)
+    with _fluent_api(tracking_uri):
+        if kind == "xgboost":
+            return mlflow.xgboost.load_model(model_uri)
+        return mlflow.sklearn.load_model(model_uri)
 
 
 def versions(tracking_uri: str, model_name: str) -> Sequence[dict[str, Any]]:

@@ -3,9 +3,11 @@
 import dagster as dg
 
 from mlops_assets.core import registry, training
+from mlops_assets.core.ingest import landed_days
 from mlops_assets.core.onnx_export import export_onnx
 from mlops_assets.core.onnx_runtime import latency_profile, load_onnx_session, parity
 from mlops_assets.core.schemas import FEATURE_COLUMNS
+from mlops_assets.defs.export.reference import build_reference, reference_folder
 from mlops_assets.defs.training.assets import load_training_set
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.settings import Settings
@@ -63,10 +65,20 @@ def churn_onnx(
     latency = latency_profile(scorer, X)
 
     passed = max_diff <= PARITY_TOLERANCE
+    reference = {}
     if passed:  # only a faithful export is published: rollback and scoring rely on it
         from mlflow import MlflowClient
 
-        MlflowClient(mlflow.tracking_uri).log_artifact(info["run_id"], str(path), "onnx")
+        client = MlflowClient(mlflow.tracking_uri)
+        client.log_artifact(info["run_id"], str(path), "onnx")
+        train, _ = training.time_split(df, test_fraction=float(info["params"]["test_fraction"]))
+        days = landed_days(settings.landing_dir)
+        first_day = days[0] if days else train[training.TIME_COLUMN].min().date()
+        folder = reference_folder(settings, mlflow.model_name, version)
+        reference = build_reference(
+            train, scorer.predict_proba(training.feature_matrix(train)), first_day, folder
+        )
+        client.log_artifacts(info["run_id"], str(folder), "monitoring")
     describe = exported.describe()
     registry.set_tags(
         mlflow.tracking_uri,
@@ -85,6 +97,7 @@ def churn_onnx(
             "sha256": exported.sha256,
             "parity_max_abs_diff": max_diff,
             "parity_rows": len(X),
+            "drift_reference": dg.MetadataValue.json(reference),
             **{f"latency_{k}": float(v) for k, v in latency.items()},
         },
         check_results=[

@@ -1,5 +1,8 @@
 """ONNX export of the champion: the only model format scoring serves."""
 
+import os
+import shutil
+
 import dagster as dg
 
 from mlops_assets.core import registry, training
@@ -9,6 +12,7 @@ from mlops_assets.core.onnx_runtime import latency_profile, load_onnx_session, p
 from mlops_assets.core.schemas import FEATURE_COLUMNS
 from mlops_assets.defs.export.reference import build_reference, reference_folder
 from mlops_assets.defs.training.assets import load_training_set
+from mlops_assets.defs.training.evaluation import served_onnx_path
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.settings import Settings
 
@@ -50,7 +54,9 @@ def churn_onnx(
         len(FEATURE_COLUMNS),
         metadata={"model_name": mlflow.model_name, "model_version": version},
     )
-    out_dir = settings.home_path / "models" / mlflow.model_name / f"v{version}" / "onnx"
+    # Staged outside the serving cache (`served_onnx_path`, read by scoring and the gate):
+    # that one only ever receives a file that passed parity and was published.
+    out_dir = settings.home_path / "models" / mlflow.model_name / f"v{version}" / "export"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
     path.write_bytes(exported.model_bytes)
@@ -71,6 +77,12 @@ def churn_onnx(
 
         client = MlflowClient(mlflow.tracking_uri)
         client.log_artifact(info["run_id"], str(path), "onnx")
+        served = served_onnx_path(mlflow.model_name, version, settings)
+        served.parent.mkdir(parents=True, exist_ok=True)
+        staged = served.with_name(f".{served.name}.{context.run_id}")
+        shutil.copyfile(path, staged)
+        os.replace(staged, served)  # atomic: a scorer never reads a half-written file
+        path = served
         train, _ = training.time_split(df, test_fraction=float(info["params"]["test_fraction"]))
         days = landed_days(settings.landing_dir)
         first_day = days[0] if days else train[training.TIME_COLUMN].min().date()
@@ -80,11 +92,13 @@ def churn_onnx(
         )
         client.log_artifacts(info["run_id"], str(folder), "monitoring")
     describe = exported.describe()
-    registry.set_tags(
+    registry.set_tags(  # the sha256 tag describes the published file only
         mlflow.tracking_uri,
         mlflow.model_name,
         version,
-        {"onnx_sha256": exported.sha256, "onnx_parity_max_abs_diff": f"{max_diff:.3g}"},
+        {"onnx_sha256": exported.sha256, "onnx_parity_max_abs_diff": f"{max_diff:.3g}"}
+        if passed
+        else {"onnx_rejected_parity_max_abs_diff": f"{max_diff:.3g}"},
     )
     context.log.info(f"v{version} exported: {exported.size_bytes:,} bytes, parity {max_diff:.2e}")
     return dg.MaterializeResult(

@@ -24,9 +24,16 @@ TRIGGER_TAG = "mlops/trigger"
 )
 def landing_zone_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     last = dt.date.fromisoformat(context.cursor) if context.cursor else None
-    new_days = [d for d in landed_days(settings.landing_dir) if last is None or d > last]
+    all_days = landed_days(settings.landing_dir)
+    new_days = [d for d in all_days if last is None or d > last]
+    if last is None:  # first tick: days already ingested (e.g. by a backfill) are not new
+        done = context.instance.get_materialized_partitions(dg.AssetKey("raw_transactions"))
+        new_days = [d for d in new_days if d.isoformat() not in done]
     if not new_days:
-        return dg.SkipReason(f"no new day folder after {last or 'the start'}")
+        cursor = context.cursor or (all_days[-1].isoformat() if all_days else None)
+        return dg.SensorResult(
+            skip_reason=f"no new day folder after {cursor or 'the start'}", cursor=cursor
+        )
     requests = []
     for day in new_days:
         key = day.isoformat()
@@ -36,7 +43,7 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, settings: Settings)
             )
         )
         labelled = day - dt.timedelta(days=LABEL_DELAY_DAYS)
-        if labelled >= landed_days(settings.landing_dir)[0]:
+        if labelled >= all_days[0]:
             requests.append(
                 dg.RunRequest(
                     run_key=f"performance:{labelled}",

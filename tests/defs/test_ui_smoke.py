@@ -23,6 +23,14 @@ QUERY = """
 """
 
 
+AUTOMATION = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes {
+    sensors { name }
+    schedules { name }
+} } } }
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,3 +104,32 @@ def test_ui_shows_landing_to_raw_to_dbt_lineage_with_checks(webserver: int) -> N
     )
     assert nodes["customer_activity_features"]["groupName"] == "dbt_marts"
     assert {"dbt", "duckdb"} <= set(nodes["customer_activity_features"]["kinds"])
+
+    # features → models → export → monitoring, with the gates attached
+    assert "customer_activity_features" in deps["feast_registry"]
+    assert {"feast_registry", "customer_activity_features"} <= deps["online_features"]
+    assert {"feast_registry", "churn_labels"} <= deps["training_set"]
+    assert (
+        "training_set" in deps["candidate_sklearn"] and "training_set" in deps["candidate_xgboost"]
+    )
+    assert {"candidate_sklearn", "candidate_xgboost"} <= deps["churn_challenger"]
+    assert "churn_challenger" in deps["churn_champion"]
+    assert "churn_champion" in deps["churn_onnx"]
+    assert "churn_onnx" in deps["daily_scores"]
+    assert "daily_scores" in deps["drift_report"] and "daily_scores" in deps["model_performance"]
+    assert checks("churn_challenger")["approval_gate"] is True
+    assert checks("churn_onnx")["onnx_parity"] is True
+    assert checks("training_set")["training_set_null_rate"] is True
+    assert "offline_online_consistency" in checks("online_features")
+    assert {"feature_drift", "missing_rate_drift"} <= set(checks("drift_report"))
+
+    automation = _graphql(webserver, AUTOMATION)["repositoriesOrError"]["nodes"][0]
+    assert {s["name"] for s in automation["sensors"]} >= {
+        "landing_zone_sensor",
+        "retrain_on_drift_sensor",
+        "retrain_on_new_data_sensor",
+    }
+    assert {s["name"] for s in automation["schedules"]} >= {
+        "daily_job_schedule",
+        "weekly_retrain_schedule",
+    }

@@ -5,6 +5,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -43,9 +44,11 @@ def run_selection(
     partition_range: tuple[str, str] | None = None,
     tags: dict[str, str] | None = None,
     raise_on_error: bool = True,
+    run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run of `selection` (an asset selection string), over a partition range if given:
-    the same single-run shape a backfill with `BackfillPolicy.single_run()` takes."""
+    the same single-run shape a backfill with `BackfillPolicy.single_run()` takes.
+    `run_config` adds op config, e.g. `{"ops": {"training_set": {"config": {...}}}}`."""
     graph = defs.resolve_asset_graph()
     keys = dg.AssetSelection.from_string(selection).resolve(graph)
     job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=keys)
@@ -57,7 +60,10 @@ def run_selection(
         instance=instance,
         tags=run_tags,
         raise_on_error=raise_on_error,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            **(run_config or {}),
+        },
     )
 
 

@@ -16,7 +16,7 @@ TRIGGER_TAG = "mlops/trigger"
 
 
 @dg.sensor(
-    job=daily_job,
+    jobs=[daily_job, performance_job],  # every job it requests must be declared
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="A new day folder in the landing zone → that day's partition of daily_job "
@@ -39,7 +39,10 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, settings: Settings)
         key = day.isoformat()
         requests.append(
             dg.RunRequest(
-                run_key=f"landing:{key}", partition_key=key, tags={TRIGGER_TAG: "new_data"}
+                run_key=f"landing:{key}",
+                job_name=daily_job.name,
+                partition_key=key,
+                tags={TRIGGER_TAG: "new_data"},
             )
         )
         labelled = day - dt.timedelta(days=LABEL_DELAY_DAYS)

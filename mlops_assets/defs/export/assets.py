@@ -83,12 +83,13 @@ def churn_onnx(
         shutil.copyfile(path, staged)
         os.replace(staged, served)  # atomic: a scorer never reads a half-written file
         path = served
-        train, _ = training.time_split(df, test_fraction=float(info["params"]["test_fraction"]))
+        # the drift reference is the version's whole training-set window (train + held-out):
+        # early in the history only its newest days have complete 30-day windows
         days = landed_days(settings.landing_dir)
-        first_day = days[0] if days else train[training.TIME_COLUMN].min().date()
+        first_day = days[0] if days else df[training.TIME_COLUMN].min().date()
         folder = reference_folder(settings, mlflow.model_name, version)
         reference = build_reference(
-            train, scorer.predict_proba(training.feature_matrix(train)), first_day, folder
+            df, scorer.predict_proba(training.feature_matrix(df)), first_day, folder
         )
         client.log_artifacts(info["run_id"], str(folder), "monitoring")
     describe = exported.describe()

@@ -134,6 +134,7 @@ def daily_scores(
 
 
 def _replace_days(con, frame, first: dt.date, last: dt.date) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS monitoring")  # a fresh warehouse has none
     con.register("_scores", frame)
     cols = "customer_id, score_date, score, model_version, " + ", ".join(FEATURE_COLUMNS)
     con.execute(

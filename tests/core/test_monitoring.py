@@ -1,0 +1,320 @@
+"""core.monitoring: the retraining decision tick by tick (thresholds, one trigger per drift
+episode, cooldown, performance floor, warm-up, restart idempotency), the window rules that
+decide which features are judged, and the JSON files the sensor reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops_assets.core import monitoring
+from mlops_assets.core.monitoring import (
+    DaySummary,
+    RetrainPolicy,
+    RetrainState,
+    Trigger,
+    complete_window_features,
+    evaluate_retraining,
+    judged_drift,
+    read_summaries,
+    warming_up,
+    write_summary,
+)
+
+START = dt.date(2026, 1, 1)
+POLICY = RetrainPolicy(
+    min_drifted_features=2, consecutive_days=2, performance_floor=0.65, cooldown_days=14
+)
+TWO = ["total_amount_7d", "nb_transactions_7d"]
+
+
+def day(i: int) -> str:
+    return (START + dt.timedelta(days=i)).isoformat()
+
+
+def summary(i: int, drifted: list[str] | None = None, **kw) -> DaySummary:
+    return DaySummary(day=day(i), model_version="1", drifted_features=drifted or [], **kw)
+
+
+def days(first: int, last: int, drifted: list[str] | None = None) -> list[DaySummary]:
+    return [summary(i, drifted) for i in range(first, last + 1)]
+
+
+def run_ticks(
+    per_tick: list[list[DaySummary]], policy: RetrainPolicy = POLICY, *, via_json: bool = False
+) -> tuple[list[Trigger], RetrainState]:
+    """Feed the summaries as a sensor sees them: each tick gets every summary written so far,
+    with the state of the previous tick (optionally reloaded from its JSON cursor)."""
+    state, seen, fired = RetrainState(), [], []
+    for new in per_tick:
+        seen = sorted({s.day: s for s in [*seen, *new]}.values(), key=lambda s: s.day)
+        triggers, state = evaluate_retraining(seen, state, policy)
+        fired += triggers
+        if via_json:
+            state = RetrainState.from_json(state.to_json())
+    return fired, state
+
+
+def one_day_per_tick(summaries: list[DaySummary], **kw) -> tuple[list[Trigger], RetrainState]:
+    return run_ticks([[s] for s in summaries], **kw)
+
+
+# --- drift thresholds -----------------------------------------------------------------------
+
+
+def test_fewer_than_k_drifted_features_never_trigger() -> None:
+    fired, state = one_day_per_tick(days(30, 60, ["total_amount_7d"]))
+    assert fired == []
+    assert state.streak == 0 and state.last_day == day(60)
+
+
+def test_k_features_for_fewer_than_n_days_do_not_trigger() -> None:
+    policy = replace(POLICY, consecutive_days=3)
+    alternating = [summary(i, TWO if i % 3 else None) for i in range(30, 60)]  # runs of 2 days
+    fired, _ = one_day_per_tick(alternating, policy=policy)
+    assert fired == []
+
+
+def test_n_consecutive_drifted_days_trigger_on_the_nth_day() -> None:
+    fired, state = one_day_per_tick([*days(30, 59), *days(60, 61, TWO)])
+    assert [(t.kind, t.day) for t in fired] == [("drift", day(61))]
+    assert fired[0].run_key == f"retrain:drift:{day(61)}"
+    assert "2 features drifted for 2 days" in fired[0].reason
+    assert state.in_episode and state.last_trigger_day == day(61) and state.streak == 2
+
+
+def test_a_long_episode_triggers_exactly_once() -> None:
+    fired, state = one_day_per_tick([*days(30, 59), *days(60, 150, TWO)])
+    assert [t.day for t in fired] == [day(61)]
+    assert state.in_episode and state.streak == 91
+
+
+def test_many_days_in_one_tick_trigger_once() -> None:
+    fired, _ = run_ticks([[*days(30, 59), *days(60, 120, TWO)]])
+    assert [t.day for t in fired] == [day(61)]
+
+
+def test_new_episode_after_a_clean_day_waits_for_the_cooldown() -> None:
+    # episode 1 fires on day 61; a clean day 63 ends it; episode 2 starts on day 64, inside
+    # the 14-day cooldown (61 + 14 = 75): nothing until day 75, then exactly one trigger
+    history = [*days(60, 62, TWO), summary(63), *days(64, 90, TWO)]
+    fired, state = one_day_per_tick(history)
+    assert [t.day for t in fired] == [day(61), day(75)]
+    assert state.last_trigger_day == day(75) and state.in_episode
+
+
+def test_new_episode_after_the_cooldown_fires_again() -> None:
+    history = [*days(60, 62, TWO), *days(63, 80), *days(81, 90, TWO)]
+    fired, _ = one_day_per_tick(history)
+    assert [t.day for t in fired] == [day(61), day(82)]
+
+
+def test_episode_ending_inside_the_cooldown_is_not_retrained() -> None:
+    history = [*days(60, 62, TWO), summary(63), *days(64, 66, TWO), *days(67, 74)]
+    fired, state = one_day_per_tick(history)
+    assert [t.day for t in fired] == [day(61)]
+    assert not state.in_episode and state.streak == 0
+
+
+# --- performance ----------------------------------------------------------------------------
+
+
+def test_performance_below_the_floor_triggers() -> None:
+    labelled = replace(summary(40), auc_pr=0.5)
+    fired, state = one_day_per_tick([*days(30, 39), labelled])
+    assert [(t.kind, t.day) for t in fired] == [("performance", day(40))]
+    assert fired[0].run_key == f"retrain:performance:{day(40)}"
+    assert "AUC-PR 0.500 < 0.65" in fired[0].reason
+    assert state.performance_seen == [day(40)]
+
+
+def test_performance_at_or_above_the_floor_does_not_trigger() -> None:
+    fired, state = one_day_per_tick([replace(summary(40), auc_pr=0.65), summary(41, auc_pr=0.9)])
+    assert fired == []
+    assert state.performance_seen == [day(40), day(41)]
+
+
+def test_labels_arriving_for_an_already_evaluated_day_still_trigger() -> None:
+    # day 40 was judged for drift long ago; its AUC-PR is written 30 days later
+    first, state = one_day_per_tick(days(30, 70))
+    assert first == []
+    late = [*days(30, 39), summary(40, auc_pr=0.4), *days(41, 70)]
+    triggers, state = evaluate_retraining(late, state, POLICY)
+    assert [(t.kind, t.day) for t in triggers] == [("performance", day(40))]
+    assert state.last_day == day(70)
+
+
+def test_performance_and_drift_share_the_cooldown() -> None:
+    history = [*days(30, 39), summary(40, auc_pr=0.4), *days(41, 45, TWO)]
+    fired, _ = one_day_per_tick(history)
+    assert [t.kind for t in fired] == ["performance"]
+
+
+# --- warm-up --------------------------------------------------------------------------------
+
+
+def test_warm_up_days_never_trigger() -> None:
+    warm = [
+        summary(i, [*TWO, "total_amount_30d"], auc_pr=0.1, warming_up=True) for i in range(0, 29)
+    ]
+    fired, state = one_day_per_tick(warm)
+    assert fired == []
+    assert state == RetrainState()  # not even counted
+
+
+def test_warm_up_streak_does_not_carry_into_judged_days() -> None:
+    warm = [summary(i, TWO, warming_up=True) for i in range(0, 29)]
+    fired, _ = one_day_per_tick([*warm, summary(29, TWO), summary(30)])
+    assert fired == []
+
+
+def test_warming_up_covers_the_first_29_days() -> None:
+    assert warming_up(START, START)
+    assert warming_up(START + dt.timedelta(days=27), START)
+    assert warming_up(START + dt.timedelta(days=28), START)
+    assert not warming_up(START + dt.timedelta(days=29), START)  # first full 30-day window
+    assert monitoring.WARM_UP_DAYS == 30
+
+
+# --- restart and replay ---------------------------------------------------------------------
+
+
+def test_reevaluating_the_same_summaries_with_the_returned_state_is_a_no_op() -> None:
+    history = [*days(30, 59), summary(45, auc_pr=0.3), *days(60, 70, TWO)]
+    history = sorted({s.day: s for s in history}.values(), key=lambda s: s.day)
+    triggers, state = evaluate_retraining(history, RetrainState(), POLICY)
+    assert [(t.kind, t.day) for t in triggers] == [("performance", day(45)), ("drift", day(61))]
+    again, state_again = evaluate_retraining(history, state, POLICY)
+    assert again == [] and state_again == state
+
+
+def test_restart_from_the_json_cursor_causes_no_duplicate_trigger() -> None:
+    history = [*days(30, 59), *days(60, 75, TWO)]
+    in_memory, _ = one_day_per_tick(history)
+    restarted, _ = one_day_per_tick(history, via_json=True)
+    assert restarted == in_memory and len(in_memory) == 1
+    # a restart mid-episode, from the cursor only: the summaries are all re-read
+    _, state = run_ticks([history[:33]])  # through day 62: fired on 61
+    reloaded = RetrainState.from_json(state.to_json())
+    triggers, _ = evaluate_retraining(history, reloaded, POLICY)
+    assert triggers == []
+
+
+def test_evaluate_does_not_mutate_the_given_state() -> None:
+    state = RetrainState()
+    evaluate_retraining(days(60, 65, TWO), state, POLICY)
+    assert state == RetrainState()
+
+
+# --- which features are judged --------------------------------------------------------------
+
+
+def test_complete_window_features_by_window_length() -> None:
+    features = ["total_amount_7d", "total_amount_30d", "support_tickets_90d", "tenure_days"]
+    usable, excluded = complete_window_features(features, START, START + dt.timedelta(days=6))
+    assert usable == ["total_amount_7d", "tenure_days"]  # unknown features need one day
+    assert set(excluded) == {"total_amount_30d", "support_tickets_90d"}
+    assert "30-day window incomplete before 2026-01-30" in excluded["total_amount_30d"]
+
+    usable, _ = complete_window_features(features, START, START + dt.timedelta(days=5))
+    assert usable == ["tenure_days"]
+    usable, _ = complete_window_features(features, START, START + dt.timedelta(days=29))
+    assert usable == ["total_amount_7d", "total_amount_30d", "tenure_days"]
+    usable, excluded = complete_window_features(features, START, START + dt.timedelta(days=89))
+    assert usable == features and excluded == {}
+
+
+def test_feature_windows_cover_every_windowed_feature() -> None:
+    from mlops_assets.core.schemas import FEATURE_COLUMNS
+
+    for name in FEATURE_COLUMNS:
+        if name.endswith(("_7d", "_30d", "_90d")):
+            assert name in monitoring.FEATURE_WINDOWS, name
+            assert monitoring.FEATURE_WINDOWS[name] == int(name.rsplit("_", 1)[1][:-1])
+
+
+def test_judged_drift_leaves_out_incomplete_windows() -> None:
+    table = pd.DataFrame(
+        {
+            "feature": ["total_amount_7d", "total_amount_30d", "support_tickets_90d", "plan_tier"],
+            "drifted": [True, True, True, False],
+        }
+    )
+    drifted, share, judged = judged_drift(table, START + dt.timedelta(days=10), START)
+    assert judged == ["total_amount_7d", "plan_tier"]
+    assert drifted == ["total_amount_7d"] and share == pytest.approx(0.5)
+
+    drifted, share, judged = judged_drift(table, START + dt.timedelta(days=40), START)
+    assert drifted == ["total_amount_7d", "total_amount_30d"]
+    assert share == pytest.approx(2 / 3) and len(judged) == 3
+
+    drifted, share, judged = judged_drift(table.iloc[1:3], START + dt.timedelta(days=3), START)
+    assert (drifted, share, judged) == ([], 0.0, [])
+
+
+def test_is_active_matches_the_sql_rule() -> None:
+    frame = pd.DataFrame({"nb_transactions_30d": [0, 3, 0, 0], "tenure_days": [100, 100, 29, 30]})
+    assert monitoring.is_active(frame).tolist() == [False, True, True, False]
+    assert "nb_transactions_30d > 0" in monitoring.ACTIVE_SQL
+    assert "tenure_days < 30" in monitoring.ACTIVE_SQL
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def test_day_summary_json_round_trip() -> None:
+    full = DaySummary(
+        day=day(61),
+        model_version="3",
+        drifted_features=TWO,
+        drift_share=0.4,
+        auc_pr=0.81,
+        warming_up=False,
+    )
+    assert DaySummary.from_json(full.to_json()) == full
+    bare = DaySummary(day=day(1), model_version="1", warming_up=True)
+    assert DaySummary.from_json(bare.to_json()) == bare
+    assert monitoring.as_metadata(bare) == {
+        "day": day(1),
+        "model_version": "1",
+        "drifted_features": [],
+        "drift_share": 0.0,
+        "warming_up": True,
+    }
+
+
+def test_retrain_state_json_round_trip() -> None:
+    state = RetrainState(
+        last_day=day(70),
+        streak=5,
+        in_episode=True,
+        last_trigger_day=day(61),
+        performance_seen=[day(40), day(41)],
+    )
+    assert RetrainState.from_json(state.to_json()) == state
+    assert RetrainState.from_json(None) == RetrainState()
+    assert RetrainState.from_json("") == RetrainState()
+
+
+def test_write_summary_is_atomic_and_read_back_in_day_order(tmp_path: Path) -> None:
+    folder = tmp_path / "monitoring" / "days"
+    for i in (62, 60, 61):
+        path = write_summary(folder, summary(i, TWO))
+        assert path == folder / f"{day(i)}.json"
+    write_summary(folder, summary(61, auc_pr=0.7))  # rewritten in place
+    assert sorted(p.name for p in folder.iterdir()) == [f"{day(i)}.json" for i in (60, 61, 62)]
+    assert not list(folder.glob(".*"))  # no temp file left behind
+    read = read_summaries(folder)
+    assert [s.day for s in read] == [day(60), day(61), day(62)]
+    assert read[1] == summary(61, auc_pr=0.7)
+
+
+def test_read_summaries_ignores_temp_files_and_a_missing_folder(tmp_path: Path) -> None:
+    assert read_summaries(tmp_path / "nowhere") == []
+    write_summary(tmp_path, summary(60))
+    (tmp_path / f".{day(61)}.json.tmp").write_text('{"half": ')  # a writer mid-flight
+    assert [s.day for s in read_summaries(tmp_path)] == [day(60)]

@@ -1,0 +1,158 @@
+"""Online store: our bulk writer equals Feast's materialize, never goes backwards, is idempotent."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_assets.core import feature_store as fs
+from mlops_assets.core.schemas import FEATURE_COLUMNS
+
+from .data import day_frame, day_ts, write_day
+
+D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+IDS = [f"C{i:03d}" for i in range(40)]
+TABLE = "mlops_assets_customer_activity"
+
+
+def _rows(home: Path) -> list[tuple]:
+    with sqlite3.connect(home / "feast" / "online.db") as con:
+        return con.execute(
+            "SELECT entity_key, feature_name, value, value_text, vector_value, event_ts, "
+            f"created_ts, typeof(event_ts), typeof(created_ts) FROM {TABLE} ORDER BY 1, 2"
+        ).fetchall()
+
+
+def _online(store, ids=IDS) -> dict:
+    return store.get_online_features(
+        features=[f"customer_activity:{f}" for f in FEATURE_COLUMNS],
+        entity_rows={"customer_id": list(ids)},
+    ).to_dict(include_event_timestamps=True)
+
+
+def _write_history(home: Path) -> None:
+    """Three days with the awkward cases: ints, NaN, a second export file for one day."""
+    for n, day in enumerate((D1, D2, D3)):
+        frame = day_frame(day, IDS[: 30 + 5 * n], seed=n)
+        frame.loc[3, "total_amount_7d"] = np.nan
+        frame["plan_tier"] = np.arange(len(frame)) % 3  # int64 in the file, Float64 in Feast
+        frame["created_timestamp"] = day_ts(day) + pd.Timedelta(seconds=90 * n + 7)
+        write_day(home, day, frame)
+    late = day_frame(D3, IDS[:5], 42.0, created=day_ts(D3) + pd.Timedelta(hours=3))
+    write_day(home, D3, late, file="late.parquet")  # same event time, newer created: wins
+
+
+def test_bulk_write_equals_feast_materialize(tmp_path: Path) -> None:
+    stores = {}
+    for method in ("feast", "bulk"):
+        home = tmp_path / method
+        _write_history(home)
+        store = fs.open_store(home)
+        fs.apply_repo(store)
+        for day in (D1, D2, D3):
+            assert fs.materialize_day(store, day, method=method)["method"] == method
+        stores[method] = (home, store)
+    (feast_home, feast_store), (bulk_home, bulk_store) = stores["feast"], stores["bulk"]
+    rows = _rows(bulk_home)
+    assert rows == _rows(feast_home)  # byte for byte: keys, protos, text, timestamps
+    assert len(rows) == len(IDS) * len(FEATURE_COLUMNS)
+    ids = [*IDS, "nobody"]
+    assert _online(bulk_store, ids) == _online(feast_store, ids)
+    assert _online(bulk_store, ["C000"])["tenure_days"][0] is not None
+    assert _online(bulk_store, ["C001"])["tenure_days"] == [42.0]  # the later export won
+    intervals = bulk_store.get_feature_view("customer_activity").materialization_intervals
+    assert (fs.day_window(D3)[0], fs.day_window(D3)[1]) in [(s, e) for s, e in intervals]
+
+
+def test_older_day_never_overwrites_newer(home: Path, store) -> None:
+    write_day(home, D1, day_frame(D1, IDS, 1.0))
+    write_day(home, D2, day_frame(D2, IDS[:10], 2.0))
+    fs.materialize_day(store, D2)
+    result = fs.materialize_day(store, D1)["views"]["customer_activity"]
+    assert result["kept_newer"] == 10 * len(FEATURE_COLUMNS)  # the 10 customers of D2
+    online = fs.online_features(store, IDS)
+    assert online["tenure_days"].tolist() == [2.0] * 10 + [1.0] * 30
+
+
+def test_feast_materialize_overwrites_newer_on_sqlite(home: Path, store) -> None:
+    """Why the guard exists (DESIGN §9). If this fails, Feast added a guard: simplify ours."""
+    write_day(home, D1, day_frame(D1, IDS, 1.0))
+    write_day(home, D2, day_frame(D2, IDS, 2.0))
+    fs.materialize_day(store, D2, method="feast")
+    fs.materialize_day(store, D1, method="feast")
+    assert fs.online_features(store, IDS[:3])["tenure_days"].tolist() == [1.0] * 3
+
+
+def test_rematerializing_a_day_is_idempotent_and_takes_corrections(home: Path, store) -> None:
+    write_day(home, D1, day_frame(D1, IDS, 1.0))
+    write_day(home, D2, day_frame(D2, IDS, 2.0))
+    for day in (D1, D2):
+        fs.materialize_day(store, day)
+    before = _rows(home)
+    fs.materialize_day(store, D2)
+    assert _rows(home) == before
+    fs.materialize_day(store, D1)  # an old day again: nothing changes
+    assert _rows(home) == before
+
+    fixed = day_frame(D2, IDS, 2.5, created=day_ts(D2) + pd.Timedelta(hours=6))
+    write_day(home, D2, fixed)  # the dbt export re-ran for D2 and replaced its file
+    fs.materialize_day(store, D2)
+    assert set(fs.online_features(store, IDS)["tenure_days"]) == {2.5}
+
+
+def test_materializing_a_day_without_export_touches_nothing(home: Path, store) -> None:
+    write_day(home, D1, day_frame(D1, IDS, 1.0))
+    fs.materialize_day(store, D1)
+    before = _rows(home)
+    result = fs.materialize_day(store, D3)
+    assert result["views"]["customer_activity"]["rows"] == 0
+    assert _rows(home) == before
+
+
+def test_online_features_for_scoring(home: Path, store) -> None:
+    write_day(home, D1, day_frame(D1, IDS, seed=1))
+    fs.materialize_day(store, D1)
+    ids = ["C005", "nobody", "C001"]
+    online = fs.online_features(store, ids)
+    assert list(online.columns) == ["customer_id", *fs.service_features(store, "churn_model")]
+    assert online["customer_id"].tolist() == ids
+    assert online.loc[1, list(FEATURE_COLUMNS)].isna().all()
+    unknown = fs.online_features(store, ["nobody"])  # still float columns, not object
+    assert (unknown.drop(columns="customer_id").dtypes == "float64").all()
+    # Scoring sees what training would see at the same moment (ODFVs included).
+    labels = pd.DataFrame({"customer_id": ids, "event_timestamp": day_ts(D1)})
+    offline = fs.training_set(store, labels).drop(columns="event_timestamp")
+    pd.testing.assert_frame_equal(online, offline, check_dtype=False)
+
+
+def test_consistency_sample_finds_drift_between_online_and_offline(home: Path, store) -> None:
+    write_day(home, D1, day_frame(D1, IDS, seed=1))
+    write_day(home, D2, day_frame(D2, IDS, seed=2))
+    for day in (D1, D2):
+        fs.materialize_day(store, day)
+    report = fs.consistency_sample(store, n=25)
+    assert report["n_compared"] == 25
+    assert report["n_mismatched"] == report["n_missing_online"] == report["n_stale_online"] == 0
+    assert report["max_abs_diff"] == 0.0
+
+    changed = day_frame(D2, IDS, seed=3, created=day_ts(D2) + pd.Timedelta(hours=1))
+    write_day(home, D2, changed)  # offline changed, online not re-materialized
+    report = fs.consistency_sample(store, n=len(IDS))
+    assert report["n_mismatched"] == len(IDS)
+    assert report["max_abs_diff"] > 0 and len(report["examples"]) == 5
+    assert set(report["mismatch_by_feature"]) == set(FEATURE_COLUMNS)
+    assert {"customer_id", "feature", "offline", "online"} <= set(report["examples"][0])
+
+    fs.materialize_day(store, D2)
+    assert fs.consistency_sample(store, n=len(IDS))["n_mismatched"] == 0
+
+
+def test_materialize_day_rejects_bulk_on_other_stores(tmp_path: Path) -> None:
+    store = fs.open_store(tmp_path, env="prod", redis_url="127.0.0.1:1")
+    with pytest.raises(ValueError, match="SQLite"):
+        fs.materialize_day(store, D1, method="bulk")

@@ -673,6 +673,7 @@ def materialize_day(
     store: FeatureStore,
     day: date,
     *,
+    last_day: date | None = None,
     feature_views: Sequence[str] | None = None,
     method: Literal["auto", "bulk", "feast"] = "auto",
 ) -> dict[str, Any]:
@@ -690,7 +691,9 @@ def materialize_day(
     materialized day is not re-applied there). Either way the interval is recorded in the
     registry, as `feast materialize` does, which also marks the view servable.
     """
-    start, end = day_window(day)
+    # A range (`last_day`) is read once and keeps the latest row per entity: the same online
+    # state as loading its days one by one in date order, for one scan instead of N.
+    start, end = day_window(day)[0], day_window(last_day or day)[1]
     names = list(feature_views or [fv.name for fv in store.list_feature_views() if fv.online])
     if method == "auto":
         method = "bulk" if _fast_path_ok(store) else "feast"

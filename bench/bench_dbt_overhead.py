@@ -61,8 +61,15 @@ def main() -> None:
             target = Path(tmp) / f"target-{time.monotonic_ns()}"
             t = time.perf_counter()
             subprocess.run(
-                [str(Path(sys.executable).parent / "dbt"), "build", "--vars", json.dumps(dbt_vars),
-                 "--target-path", str(target), "--quiet"],
+                [
+                    str(Path(sys.executable).parent / "dbt"),
+                    "build",
+                    "--vars",
+                    json.dumps(dbt_vars),
+                    "--target-path",
+                    str(target),
+                    "--quiet",
+                ],
                 cwd=ROOT / "dbt_project",
                 check=True,
                 env={**os.environ, "DBT_PROFILES_DIR": str(ROOT / "dbt_project")},

@@ -10,6 +10,8 @@ import pandas as pd
 from mlops_assets.settings import Settings
 from tests.defs.conftest import day, materialize
 
+DATA = "group:ingest or group:dbt_staging or group:dbt_intermediate or group:dbt_marts"
+
 
 def _rows(settings: Settings, sql: str) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -30,7 +32,7 @@ def _volatile(table: str) -> str:
 
 
 def test_range_run_builds_raw_tables_marts_checks_and_parquet(defs, data_home: Settings) -> None:
-    result = materialize(defs, "*", start=day(0), end=day(7))
+    result = materialize(defs, DATA, start=day(0), end=day(7))
     assert result.success
     # every customer known by a day gets one feature row for that day
     per_day = _rows(
@@ -65,9 +67,9 @@ def test_rematerializing_a_partition_is_idempotent_and_touches_no_neighbour(
     defs, data_home: Settings
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    assert materialize(defs, "*", start=day(0), end=day(5), instance=instance).success
+    assert materialize(defs, DATA, start=day(0), end=day(5), instance=instance).success
     before = _snapshot(data_home)
-    assert materialize(defs, "*", start=day(3), instance=instance).success
+    assert materialize(defs, DATA, start=day(3), instance=instance).success
     assert _snapshot(data_home) == before
 
 
@@ -84,7 +86,7 @@ def test_failing_blocking_check_stops_dbt_in_the_same_run(defs, data_home: Setti
     frame = pd.read_csv(path, dtype=str)
     frame.loc[frame.index[::10], "channel"] = "fax"  # 10% bad rows, limit is 2%
     frame.to_csv(path, index=False)
-    result = materialize(defs, "*", start=day(0), raise_on_error=False)
+    result = materialize(defs, DATA, start=day(0), raise_on_error=False)
     check = next(
         e
         for e in result.get_asset_check_evaluations()

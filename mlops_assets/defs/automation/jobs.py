@@ -13,20 +13,20 @@ RETRAIN_SELECTION = "key:training_set or group:training or group:export or key:r
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.from_string(DAILY_SELECTION),
+    selection=DAILY_SELECTION,
     partitions_def=daily_partitions,
     description="One landed day: ingest → dbt → online features → scores → drift report.",
 )
 
 performance_job = dg.define_asset_job(
     "performance_job",
-    selection=dg.AssetSelection.from_string("key:model_performance"),
+    selection=dg.AssetSelection.assets("model_performance"),
     partitions_def=daily_partitions,
     description="Model performance of a scored day, once its delayed labels have arrived.",
 )
 
 retrain_job = dg.define_asset_job(
     "retrain_job",
-    selection=dg.AssetSelection.from_string(RETRAIN_SELECTION),
+    selection=RETRAIN_SELECTION,
     description="Training set → candidates → approval gate → champion → ONNX → history.",
 )

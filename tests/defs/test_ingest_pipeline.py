@@ -2,6 +2,7 @@
 and a failing blocking check stopping dbt in the same run."""
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -34,6 +35,9 @@ def _volatile(table: str) -> str:
 def test_range_run_builds_raw_tables_marts_checks_and_parquet(defs, data_home: Settings) -> None:
     result = materialize(defs, DATA, start=day(0), end=day(7))
     assert result.success
+    # the run's own dbt target folder is cleaned up after a successful build
+    target = Path(__file__).resolve().parents[2] / "dbt_project" / "target"
+    assert not list(target.glob(f"dbt_models-{result.run_id[:7]}-*"))
     # every customer known by a day gets one feature row for that day
     per_day = _rows(
         data_home,

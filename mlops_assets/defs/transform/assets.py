@@ -6,6 +6,7 @@ range in a single dbt invocation.
 """
 
 import json
+import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -57,4 +58,8 @@ def dbt_models(
     }
     settings.features_dir.mkdir(parents=True, exist_ok=True)
     context.log.info(f"dbt build for {dbt_vars['min_date']} … {dbt_vars['max_date']}")
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+    yield from invocation.stream()
+    # each invocation gets its own target/ folder; keep it only when the run failed (its
+    # dbt.log is what the error message points to)
+    shutil.rmtree(invocation.target_path, ignore_errors=True)

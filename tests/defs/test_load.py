@@ -64,3 +64,14 @@ def test_environment_is_read_when_loading_not_at_import(monkeypatch, tmp_path) -
     monkeypatch.setenv("MLOPS_ENV", "staging")
     with pytest.raises(ValueError, match="MLOPS_ENV"):
         defs()
+
+
+def test_readme_tree_names_every_defs_area_and_core_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    areas = [p.name for p in (ROOT / "mlops_assets" / "defs").iterdir() if p.is_dir()]
+    missing = [a for a in areas if not a.startswith("_") and f"    {a}/" not in readme]
+    assert not missing, f"README tree lacks defs/ areas {missing}"
+    modules = [
+        p.stem for p in (ROOT / "mlops_assets" / "core").glob("*.py") if p.stem != "__init__"
+    ]
+    assert not [m for m in modules if f"{m}.py" not in readme], "README tree lacks core modules"

@@ -116,8 +116,28 @@ class DriftThresholds:
 # --------------------------------------------------------------------------- profile
 
 
+class _CountsProfile:
+    """Shared arithmetic of the per-feature profiles (fields: n_rows, n_missing, counts)."""
+
+    n_rows: int
+    n_missing: int
+    counts: np.ndarray
+
+    @property
+    def n_valid(self) -> int:
+        return self.n_rows - self.n_missing
+
+    @property
+    def missing_rate(self) -> float:
+        return self.n_missing / self.n_rows
+
+    @property
+    def proportions(self) -> np.ndarray:
+        return self.counts / self.n_valid
+
+
 @dataclass(frozen=True, eq=False)
-class NumericProfile:
+class NumericProfile(_CountsProfile):
     """What one numeric feature of the reference needs for PSI, KS and the missing rule."""
 
     n_rows: int
@@ -126,21 +146,9 @@ class NumericProfile:
     counts: np.ndarray  # reference rows per bin (int64), sums to n_valid
     ks_sample: np.ndarray  # sorted finite float64 values: all of them, or a subsample
 
-    @property
-    def n_valid(self) -> int:
-        return self.n_rows - self.n_missing
-
-    @property
-    def missing_rate(self) -> float:
-        return self.n_missing / self.n_rows
-
-    @property
-    def proportions(self) -> np.ndarray:
-        return self.counts / self.n_valid
-
 
 @dataclass(frozen=True, eq=False)
-class CategoricalProfile:
+class CategoricalProfile(_CountsProfile):
     """Category counts of one categorical feature; the last count is the `OTHER` bucket."""
 
     n_rows: int
@@ -148,18 +156,6 @@ class CategoricalProfile:
     value_kind: ValueKind
     categories: tuple[str, ...]
     counts: np.ndarray  # len(categories) + 1, last = OTHER (long tail beyond max_categories)
-
-    @property
-    def n_valid(self) -> int:
-        return self.n_rows - self.n_missing
-
-    @property
-    def missing_rate(self) -> float:
-        return self.n_missing / self.n_rows
-
-    @property
-    def proportions(self) -> np.ndarray:
-        return self.counts / self.n_valid
 
 
 @dataclass(frozen=True, eq=False)

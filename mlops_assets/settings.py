@@ -79,5 +79,10 @@ class Settings(dg.ConfigurableResource):
         return self.home_path / "features"
 
     @property
+    def monitoring_days_dir(self) -> Path:
+        """One JSON summary per monitored day: written by drift/performance, read by sensors."""
+        return self.home_path / "monitoring" / "days"
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.home_path / "artifacts"

@@ -135,7 +135,9 @@ def log_candidate(
         )
         for name, text in (artifacts or {}).items():
             client.log_text(run_id, text, name)
-        signature = infer_signature(input_example, _positive(model, input_example))
+        from mlops_assets.core.training import predict_proba_positive
+
+        signature = infer_signature(input_example, predict_proba_positive(model, input_example))
         with _fluent_api(tracking_uri), mlflow.start_run(run_id=run_id):
             if kind == "xgboost":
                 info = mlflow.xgboost.log_model(
@@ -169,10 +171,6 @@ def log_candidate(
         model_uri=info.model_uri,
         run_url_path=f"#/experiments/{experiment_id}/runs/{run_id}",
     )
-
-
-def _positive(model: Any, X: Any) -> Any:
-    return model.predict_proba(X)[:, 1]
 
 
 def register_version(

@@ -48,16 +48,13 @@ def materialize(
     raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
     """Run the selection for one partition or an inclusive range, as one run (like a
-    single-run backfill)."""
-    job = defs.resolve_implicit_global_asset_job_def()
-    tags = {
-        "dagster/asset_partition_range_start": start,
-        "dagster/asset_partition_range_end": end or start,
-    }
-    return job.get_subset(
-        asset_selection=dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
-    ).execute_in_process(
+    single-run backfill) — the runner's own code path."""
+    from mlops_assets.runner import run_selection
+
+    return run_selection(
+        defs,
+        selection,
         instance=instance or dg.DagsterInstance.ephemeral(),
-        tags=tags,
+        partition_range=(start, end or start),
         raise_on_error=raise_on_error,
     )

@@ -276,7 +276,7 @@ def _drive(o: Observed, root: Path) -> None:
 
 
 def summaries(o: Observed) -> dict[int, monitoring.DaySummary]:
-    folder = o.settings.home_path / "monitoring" / "days"
+    folder = o.settings.monitoring_days_dir
     return {index(s.day): s for s in monitoring.read_summaries(folder)}
 
 

@@ -75,7 +75,7 @@ def _policy(settings: Settings) -> monitoring.RetrainPolicy:
 )
 def retrain_on_drift_sensor(context: dg.SensorEvaluationContext, settings: Settings):
     state = monitoring.RetrainState.from_json(context.cursor)
-    summaries = monitoring.read_summaries(settings.home_path / "monitoring" / "days")
+    summaries = monitoring.read_summaries(settings.monitoring_days_dir)
     triggers, new_state = monitoring.evaluate_retraining(summaries, state, _policy(settings))
     requests = [
         dg.RunRequest(

@@ -47,10 +47,6 @@ def no_pickle_models() -> Iterator[None]:
             os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = before
 
 
-def summaries_dir(settings: Settings) -> Path:
-    return settings.home_path / "monitoring" / "days"
-
-
 def _days(context) -> list[dt.date]:
     return [dt.date.fromisoformat(k) for k in context.partition_keys]
 
@@ -215,7 +211,7 @@ def drift_report(
             score_psi = float(score.table["psi"].iloc[0])
             drifted, share, judged = monitoring.judged_drift(result.table, day, first_day)
             monitoring.write_summary(
-                summaries_dir(settings),
+                settings.monitoring_days_dir,
                 monitoring.DaySummary(
                     day=day.isoformat(),
                     model_version=version,
@@ -305,7 +301,7 @@ def _markdown(table) -> str:
 
 
 def _existing_auc_pr(settings: Settings, day: dt.date) -> float | None:
-    path = summaries_dir(settings) / f"{day}.json"
+    path = settings.monitoring_days_dir / f"{day}.json"
     return monitoring.DaySummary.from_json(path.read_text()).auc_pr if path.exists() else None
 
 
@@ -390,13 +386,13 @@ def model_performance(
 
 
 def _record_auc_pr(settings: Settings, day: dt.date, version: str, auc_pr: float) -> None:
-    path = summaries_dir(settings) / f"{day}.json"
+    path = settings.monitoring_days_dir / f"{day}.json"
     if path.exists():
         previous = monitoring.DaySummary.from_json(path.read_text())
         summary = monitoring.DaySummary(**{**previous.__dict__, "auc_pr": auc_pr})
     else:
         summary = monitoring.DaySummary(day=day.isoformat(), model_version=version, auc_pr=auc_pr)
-    monitoring.write_summary(summaries_dir(settings), summary)
+    monitoring.write_summary(settings.monitoring_days_dir, summary)
 
 
 @dg.asset(

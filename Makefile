@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(MLOPS_HOME)/dagster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v '/target/')
 
-.PHONY: install demo demo-headless simulate materialize ui test test-fast lint bench clean
+.PHONY: install demo demo-headless simulate materialize ui validate test test-fast lint bench clean
 
 install: $(BIN)/.installed dbt_project/target/manifest.json
 
@@ -37,6 +37,14 @@ demo-headless: simulate materialize
 
 ui: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+# Load the code location the way a deployment does, and list what it defines. Dagster 1.13
+# marks its own `definitions validate` as superseded by `dg check defs` before loading any
+# project code: that one notice, and only it, is filtered.
+validate: install
+	$(BIN)/dg check defs
+	PYTHONWARNINGS='ignore:Function `definitions_validate_command` is superseded' \
+		$(BIN)/dagster definitions validate -w workspace.yaml
 
 # Second command: install and run every test (slow end-to-end ones included).
 test: install

@@ -3,7 +3,6 @@ area join the right job without touching this file."""
 
 import dagster as dg
 
-from mlops_assets.partitions import daily_partitions
 
 DAILY_SELECTION = (
     "group:ingest or group:dbt_staging or group:dbt_intermediate or group:dbt_marts "
@@ -14,14 +13,12 @@ RETRAIN_SELECTION = "key:training_set or group:training or group:export or key:r
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=DAILY_SELECTION,
-    partitions_def=daily_partitions,
     description="One landed day: ingest → dbt → online features → scores → drift report.",
 )
 
 performance_job = dg.define_asset_job(
     "performance_job",
     selection=dg.AssetSelection.assets("model_performance"),
-    partitions_def=daily_partitions,
     description="Model performance of a scored day, once its delayed labels have arrived.",
 )
 

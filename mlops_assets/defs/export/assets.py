@@ -79,7 +79,7 @@ def churn_onnx(
         client.log_artifact(info["run_id"], str(path), "onnx")
         served = served_onnx_path(mlflow.model_name, version, settings)
         served.parent.mkdir(parents=True, exist_ok=True)
-        staged = served.with_name(f".{served.name}.{context.run_id}")
+        staged = served.with_name(f".{served.name}.{context.run.run_id}")
         shutil.copyfile(path, staged)
         os.replace(staged, served)  # atomic: a scorer never reads a half-written file
         path = served

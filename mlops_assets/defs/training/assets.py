@@ -119,7 +119,7 @@ def _train_and_log(
             "test_window": _window(test),
             "feature_service": FEATURE_SERVICE,
             "code_version": code_version(),
-            "dagster_run_id": context.run_id,
+            "dagster_run_id": context.run.run_id,
             "trigger": trigger_of(context),
         },
         input_example=training.feature_matrix(test.head(5)),
@@ -219,7 +219,7 @@ def churn_challenger(
         "feature_service": FEATURE_SERVICE,
         "trigger": trigger_of(context),
         "code_version": best.data.tags.get("code_version", "unknown"),
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": context.run.run_id,
     }
     version = registry.register_version(
         mlflow.tracking_uri, mlflow.model_name, best.data.tags["logged_model_uri"], tags
@@ -230,7 +230,7 @@ def churn_challenger(
         registry.CHALLENGER,
         version,
         reason=f"best of {sorted(runs)} on AUC-PR",
-        actor=f"dagster run {context.run_id[:8]}",
+        actor=f"dagster run {context.run.run_id[:8]}",
     )
     compared = {k: round(r.data.metrics.get("auc_pr", float("nan")), 4) for k, r in runs.items()}
     context.log.info(f"registered {mlflow.model_name} v{version} ({best_kind}); {compared}")
@@ -320,7 +320,7 @@ def churn_champion(
         registry.CHAMPION,
         version,
         reason=info["tags"].get("gate_reasons", "approval gate passed"),
-        actor=f"dagster run {context.run_id[:8]}",
+        actor=f"dagster run {context.run.run_id[:8]}",
     )
     context.log.info(f"champion: v{previous or '-'} → v{version}")
     return dg.MaterializeResult(

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 from mlops_assets.core import feature_store as fs  # noqa: E402
+from mlops_assets.core.feature_store.offline_reads import latest_rows  # noqa: E402
 from mlops_assets.core.schemas import FEATURE_COLUMNS  # noqa: E402
 
 RESULTS = ROOT / "results" / "feast.json"
@@ -307,7 +308,7 @@ def _raw_rows(store, day: date) -> list[tuple]:
 
     view = store.get_feature_view("customer_activity")
     start, end = fs.day_window(day)
-    table = fs._window_table(view, start, end).to_pandas()
+    table = latest_rows(view, start, end).to_pandas()
     ts = int(start.timestamp())
     rows = []
     for rec in table.sort_values("customer_id").itertuples(index=False):

@@ -43,6 +43,7 @@ class Settings(dg.ConfigurableResource):
     row_count_tolerance: float = 0.5  # a partition may differ from its trailing mean by ±50%
     row_count_window_days: int = 7
     max_event_lag_hours: float = 6.0  # the day's newest event must be after 18:00
+    max_landing_file_bytes: int = 256 * 1024 * 1024  # a bigger landing file is refused unread
 
     # model gate
     gate_auc_pr_floor: float = 0.72

@@ -10,9 +10,15 @@ rejected row keeps its raw record and a human-readable reason. The rules come fr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import os
 import re
+import stat
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +32,7 @@ _SQL_TYPES = {
     "string": "VARCHAR",
     "int": "BIGINT",
     "float": "DOUBLE",
+    "decimal": "DECIMAL(18,2)",  # the default scale; see _decimal_rules
     "date": "DATE",
     "timestamp": "TIMESTAMP",
 }
@@ -35,6 +42,21 @@ QUARANTINE_TABLE = "raw.quarantine"
 
 class IngestError(Exception):
     """A day that cannot be ingested at all (missing or empty file): fail loudly."""
+
+
+DEFAULT_MAX_LANDING_FILE_BYTES = 256 * 1024 * 1024
+
+
+class RefusedFile(IngestError):
+    """A landing-zone entry we will not read at all: a symbolic link, anything but a regular
+    file (FIFO, device, socket, directory), a path outside the landing root, or a file over the
+    size limit. Outside parties write the landing zone, so nothing of a refused file is stored:
+    no raw row, no quarantine row."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"refused file: {path} {reason}")
 
 
 @dataclass
@@ -62,6 +84,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         "_partition_date DATE NOT NULL, _source_file VARCHAR NOT NULL, "
         "_ingested_at TIMESTAMP NOT NULL)"
     )
+    _check_raw_types(con, spec)
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (source VARCHAR NOT NULL, "
         "partition_date DATE NOT NULL, source_file VARCHAR NOT NULL, line BIGINT, "
@@ -69,59 +92,244 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     )
 
 
+def _check_raw_types(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+    """An existing raw table must have the contract's column types: a warehouse built by an
+    older contract (e.g. money as DOUBLE before it became DECIMAL) would otherwise keep
+    loading the old types silently and fail later, far from the cause."""
+    schema, table = spec.raw_table.split(".")
+    actual = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
+    wrong = [
+        f"{c.name} is {actual[c.name]}, the contract says {_SQL_TYPES[c.type]}"
+        for c in spec.columns
+        if c.name in actual and actual[c.name].replace(" ", "") != _SQL_TYPES[c.type]
+    ]
+    missing = [c.name for c in spec.columns if c.name not in actual]
+    if wrong or missing:
+        problems = "; ".join(wrong + ([f"missing columns {missing}"] if missing else []))
+        raise IngestError(
+            f"{spec.raw_table} in the warehouse does not match the landing contract ({problems}): "
+            "it was built by an older version. Rebuild the warehouse (`make clean`, then run "
+            "again) or migrate the table and run `dbt build --full-refresh`."
+        )
+
+
 _DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def landed_days(landing_dir: Path) -> list[dt.date]:
     """Complete day folders in the landing zone, oldest first. Folders still being written
-    are hidden (`.tmp-<day>`) until an atomic rename, so they never match."""
+    are hidden (`.tmp-<day>`) until an atomic rename, so they never match.
+
+    A day-named symbolic link is listed but never followed: that day's ingest then fails with
+    `RefusedFile` ("is a symbolic link") rather than the day silently disappearing. A name
+    that looks like a day but is no calendar date (`2026-13-40`) is not a day folder."""
     if not landing_dir.is_dir():
         return []
-    return sorted(
-        dt.date.fromisoformat(p.name)
-        for p in landing_dir.iterdir()
-        if p.is_dir() and _DAY_DIR.match(p.name)
-    )
+    days = []
+    with os.scandir(landing_dir) as entries:
+        for entry in entries:
+            if not _DAY_DIR.match(entry.name):
+                continue
+            if not (entry.is_symlink() or entry.is_dir(follow_symlinks=False)):
+                continue
+            with contextlib.suppress(ValueError):
+                days.append(dt.date.fromisoformat(entry.name))
+    return sorted(days)
 
 
-def day_file(landing_dir: Path, spec: SourceSpec, day: dt.date) -> Path | None:
+def day_file(
+    landing_dir: Path,
+    spec: SourceSpec,
+    day: dt.date,
+    *,
+    max_bytes: int = DEFAULT_MAX_LANDING_FILE_BYTES,
+) -> Path | None:
     """The file for `spec` on `day`, None for an optional source with no file that day.
 
     Raises when the whole day folder is missing or a required file is: a missing day must
-    fail, never succeed empty."""
+    fail, never succeed empty. Raises `RefusedFile` when the day folder or the file is a
+    symbolic link, is not a directory / regular file, or the file is over `max_bytes`."""
     folder = landing_dir / day.isoformat()
-    if not folder.is_dir():
-        raise IngestError(f"missing day: no landing folder {folder}")
+    try:
+        _require(folder, os.lstat(folder), "directory")
+    except FileNotFoundError:
+        raise IngestError(f"missing day: no landing folder {folder}") from None
     path = folder / spec.file_name
-    if not path.is_file():
+    try:
+        fd, _ = _open_confined(landing_dir, path, max_bytes)
+    except FileNotFoundError:
         if spec.required:
-            raise IngestError(f"missing file: {path} (required for source {spec.name!r})")
+            raise IngestError(f"missing file: {path} (required for source {spec.name!r})") from None
         return None
+    os.close(fd)
     return path
 
 
-def _header_problem(path: Path, spec: SourceSpec) -> str | None:
-    with path.open("rb") as fh:
+_KINDS = (
+    (stat.S_ISLNK, "symbolic link"),
+    (stat.S_ISREG, "regular file"),
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO swapped in after the lstat check must not block the open
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _require(path: Path, st: os.stat_result, want: str) -> None:
+    """Refuse `path` unless its own (never followed) status is a `want` ("regular file" or
+    "directory")."""
+    kind = next((name for test, name in _KINDS if test(st.st_mode)), "special file")
+    if kind == "symbolic link":
+        raise RefusedFile(path, "is a symbolic link")
+    if kind != want:
+        raise RefusedFile(path, f"is not a {want} ({kind})")
+
+
+def _open_confined(landing_dir: Path, path: Path, max_bytes: int) -> tuple[int, os.stat_result]:
+    """Open `path` read-only if it is a regular file of at most `max_bytes` inside
+    `landing_dir`, reached without following any symbolic link; return the descriptor and its
+    status. Raises FileNotFoundError when an entry is missing, `RefusedFile` otherwise.
+
+    Each component is checked with lstat and then opened relative to its parent's descriptor
+    with O_NOFOLLOW, and the opened file is checked again with fstat: an entry swapped for a
+    link or a FIFO between the check and the open is refused, not followed. The landing root
+    itself is configuration (it may be a link to a mounted volume) and is resolved once."""
+    if ".." in path.parts:
+        raise RefusedFile(path, "resolves outside the landing root (a '..' component)")
+    try:
+        parts = Path(os.path.abspath(path)).relative_to(os.path.abspath(landing_dir)).parts
+    except ValueError:
+        raise RefusedFile(path, f"resolves outside the landing root {landing_dir}") from None
+    if not parts:
+        raise RefusedFile(path, "is not a regular file (directory)")
+    root = landing_dir.resolve()
+    parent = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        current = Path(landing_dir)
+        for name in parts[:-1]:
+            current = current / name
+            _require(current, os.stat(name, dir_fd=parent, follow_symlinks=False), "directory")
+            child = _open_at(current, name, _DIR_FLAGS, parent)
+            os.close(parent)
+            parent = child
+        _require(path, os.stat(parts[-1], dir_fd=parent, follow_symlinks=False), "regular file")
+        fd = _open_at(path, parts[-1], _FILE_FLAGS, parent)
+    finally:
+        os.close(parent)
+    try:
+        st = os.fstat(fd)
+        _require(path, st, "regular file")
+        if st.st_size > max_bytes:
+            raise RefusedFile(path, f"is {st.st_size} bytes, over the {max_bytes}-byte limit")
+        if not path.resolve().is_relative_to(root):  # belt and braces: no link was followed
+            raise RefusedFile(path, f"resolves outside the landing root {root}")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _open_at(path: Path, name: str, flags: int, dir_fd: int) -> int:
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # became a symbolic link after the lstat check
+            raise RefusedFile(path, "is a symbolic link") from None
+        if err.errno == errno.ENOTDIR:
+            raise RefusedFile(path, "is not a directory") from None
+        raise
+
+
+@dataclass(frozen=True)
+class _Landed:
+    """A validated landing file: `path` is what rows and messages name, `copy` what is read."""
+
+    path: Path
+    copy: Path
+    size: int
+
+
+@contextlib.contextmanager
+def _snapshot(landing_dir: Path, path: Path, max_bytes: int) -> Iterator[_Landed]:
+    """Validate and open `path` (see `_open_confined`), then copy the open descriptor into a
+    private temp folder for the load. DuckDB opens files by name, so handing it the landing
+    path would reopen a race (the file swapped for a link after our check); reading our own
+    copy closes it, and bounds what is read to `max_bytes` even if the file grows."""
+    fd, _ = _open_confined(landing_dir, path, max_bytes)
+    with os.fdopen(fd, "rb") as src, tempfile.TemporaryDirectory(prefix="mlops-landing-") as tmp:
+        copy = Path(tmp) / path.name
+        size = 0
+        with copy.open("xb") as dst:
+            while chunk := src.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise RefusedFile(path, f"grew past the {max_bytes}-byte limit while read")
+                dst.write(chunk)
+        src.close()
+        yield _Landed(path=path, copy=copy, size=size)
+
+
+def _header_problem(landed: _Landed, spec: SourceSpec) -> tuple[list[str], str | None]:
+    """The file's header names in file order, and what is wrong with them (None if nothing).
+
+    Columns are matched by name, so any order of exactly the contract's names is fine; a
+    missing, unexpected or repeated name is a mismatch."""
+    with landed.copy.open("rb") as fh:
         first = fh.readline()
     if not first.strip():
-        raise IngestError(f"empty file: {path} has no header row")
+        raise IngestError(f"empty file: {landed.path} has no header row")
     try:
         header = first.decode("utf-8").lstrip("\ufeff").strip().split(",")
     except UnicodeDecodeError:
-        return "header is not valid UTF-8"
+        return [], "header is not valid UTF-8"
     header = [h.strip().strip('"') for h in header]
-    if tuple(header) == spec.column_names:
-        return None
     missing = [c for c in spec.column_names if c not in header]
     extra = [c for c in header if c not in spec.column_names]
+    repeated = [c for c, n in Counter(header).items() if n > 1]
     parts = []
     if missing:
         parts.append(f"missing columns {missing}")
     if extra:
         parts.append(f"unexpected columns {extra}")
-    if not parts:
-        parts.append(f"columns out of order {header}")
-    return "header mismatch: " + "; ".join(parts)
+    if repeated:
+        parts.append(f"repeated columns {repeated}")
+    return header, ("header mismatch: " + "; ".join(parts)) if parts else None
+
+
+# A plain decimal number: no exponent, no digit separators, no nan/inf (DuckDB's cast takes those).
+_DECIMAL_TEXT = r"[+-]?(\d+(\.\d*)?|\.\d+)"
+
+
+def _decimal_rules(col: Column, v: str, empty: str) -> tuple[str, list[str]]:
+    """The exact value of a `decimal` column (NULL unless valid) and its format rules.
+
+    More decimal places than the scale is a reason, never a rounding: money must stay exactly
+    what the source sent. Trailing zeros beyond the scale are fine (12.500 is 12.50)."""
+    sql_type = f"DECIMAL(18,{col.scale})"
+    if sql_type != _SQL_TYPES["decimal"]:
+        # ensure_tables/_load type columns by _SQL_TYPES[type]: another scale would round
+        raise ValueError(f"{col.name}: decimal columns are loaded at scale 2, not {col.scale}")
+    text = f"trim({v})"
+    pattern = f"regexp_full_match({text}, '{_DECIMAL_TEXT}')"
+    too_precise = f"regexp_matches({text}, '\\.\\d{{{col.scale}}}\\d*[1-9]')"
+    typed = f"CASE WHEN {pattern} AND NOT {too_precise} THEN TRY_CAST({text} AS {sql_type}) END"
+    rules = [
+        f"CASE WHEN NOT {empty} AND (NOT {pattern} OR TRY_CAST({text} AS {sql_type}) IS NULL) "
+        f"THEN '{col.name}: not a valid decimal' END",
+        f"CASE WHEN {pattern} AND {too_precise} "
+        f"THEN '{col.name}: more than {col.scale} decimal places' END",
+    ]
+    return typed, rules
 
 
 def _row_reason_sql(col: Column) -> list[str]:
@@ -132,7 +340,10 @@ def _row_reason_sql(col: Column) -> list[str]:
     rules = []
     if not col.nullable:
         rules.append(f"CASE WHEN {empty} THEN '{col.name}: missing' END")
-    if col.type != "string":
+    if col.type == "decimal":
+        typed, decimal_rules = _decimal_rules(col, v, empty)
+        rules.extend(decimal_rules)
+    elif col.type != "string":
         rules.append(
             f"CASE WHEN NOT {empty} AND {typed} IS NULL "
             f"THEN '{col.name}: not a valid {col.type}' END"
@@ -181,27 +392,37 @@ def ingest_file(
     path: Path | None,
     *,
     now: dt.datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_LANDING_FILE_BYTES,
+    landing_dir: Path | None = None,
 ) -> IngestResult:
     """Replace exactly `day`'s rows of `spec` (raw table and quarantine) from `path`.
 
+    `path` must be a regular file of at most `max_bytes` inside `landing_dir` (default
+    `path.parent.parent`, the root of the `<landing>/<day>/<file>` layout), reached through no
+    symbolic link; otherwise `RefusedFile` is raised before anything is written or stored.
     Runs in one transaction, so a failure leaves the previous state of the partition intact.
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = IngestResult(source=spec.name, partition_date=day, file=str(path) if path else None)
-    ensure_tables(con, spec)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"DELETE FROM {spec.raw_table} WHERE _partition_date = ?", [day])
-        con.execute(
-            f"DELETE FROM {QUARANTINE_TABLE} WHERE source = ? AND partition_date = ?",
-            [spec.name, day],
-        )
+    with contextlib.ExitStack() as stack:
+        landed = None
         if path is not None:
-            _load(con, spec, day, path, now, result)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            root = landing_dir if landing_dir is not None else path.parent.parent
+            landed = stack.enter_context(_snapshot(root, path, max_bytes))
+        ensure_tables(con, spec)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DELETE FROM {spec.raw_table} WHERE _partition_date = ?", [day])
+            con.execute(
+                f"DELETE FROM {QUARANTINE_TABLE} WHERE source = ? AND partition_date = ?",
+                [spec.name, day],
+            )
+            if landed is not None:
+                _load(con, spec, day, landed, now, result)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     return result
 
 
@@ -209,25 +430,27 @@ def _load(
     con: duckdb.DuckDBPyConnection,
     spec: SourceSpec,
     day: dt.date,
-    path: Path,
+    landed: _Landed,
     now: dt.datetime,
     result: IngestResult,
 ) -> None:
-    if path.stat().st_size == 0:
+    path = landed.path
+    if landed.size == 0:
         raise IngestError(f"empty file: {path} is 0 bytes (a day with no rows still has a header)")
-    problem = _header_problem(path, spec)
+    header, problem = _header_problem(landed, spec)
     if problem is not None:
-        _quarantine_whole_file(con, spec, day, path, now, problem, result)
+        _quarantine_whole_file(con, spec, day, landed, now, problem, result)
         return
 
-    columns = {c: "VARCHAR" for c in spec.column_names}
+    # by name: the file's own column order names the fields, every later step selects by name
+    columns = {c: "VARCHAR" for c in header}
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _landing AS "
         "SELECT *, row_number() OVER () AS _row FROM read_csv(?, header = true, "
         "columns = ?, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
         "strict_mode = true, store_rejects = true, "
         "rejects_scan = '_rejects_scan', rejects_table = '_rejects')",
-        [str(path), columns],
+        [str(landed.copy), columns],
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, "
@@ -241,7 +464,7 @@ def _load(
         "FROM _checked WHERE _reason IS NULL ORDER BY _row",
         [day, str(path), now],
     )
-    record = " || ',' || ".join(f"coalesce(\"{c}\", '')" for c in spec.column_names)
+    record = " || ',' || ".join(f"coalesce(\"{c}\", '')" for c in header)  # the file's order
     con.execute(
         f"INSERT INTO {QUARANTINE_TABLE} SELECT ?, ?, ?, NULL, {record}, _reason, ? "
         "FROM _checked WHERE _reason IS NOT NULL ORDER BY _row",
@@ -275,13 +498,14 @@ def _quarantine_whole_file(
     con: duckdb.DuckDBPyConnection,
     spec: SourceSpec,
     day: dt.date,
-    path: Path,
+    landed: _Landed,
     now: dt.datetime,
     reason: str,
     result: IngestResult,
 ) -> None:
     """A header we cannot trust means no column can be trusted: keep every line, load none."""
-    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()[1:]
+    path = landed.path
+    lines = landed.copy.read_bytes().decode("utf-8", errors="replace").splitlines()[1:]
     rows = [
         (spec.name, day, str(path), i, line, reason, now)
         for i, line in enumerate(lines, start=2)

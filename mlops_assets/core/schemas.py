@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-ColumnType = Literal["string", "int", "float", "date", "timestamp"]
+ColumnType = Literal["string", "int", "float", "decimal", "date", "timestamp"]
+"""`decimal` is exact (SQL DECIMAL(18, scale)): use it for money, whose sums and averages must
+be bit-for-bit reproducible. A value with more decimal places than `scale` is rejected, never
+rounded."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,11 @@ class Column:
     max: float | None = None
     allowed: tuple[str, ...] | None = None
     description: str = ""
+    scale: int = 2  # decimal places of a `decimal` column; ignored by the other types
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.scale <= 18:
+            raise ValueError(f"{self.name}: scale must be within [0, 18], got {self.scale}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ CUSTOMERS = SourceSpec(
         Column("plan", "string", allowed=PLANS),
         Column("region", "string", allowed=REGIONS),
         Column("age", "int", min=18, max=100),
-        Column("monthly_fee", "float", min=0, max=1000),
+        Column("monthly_fee", "decimal", min=0, max=1000),
     ),
 )
 
@@ -79,7 +87,7 @@ TRANSACTIONS = SourceSpec(
         Column("transaction_id", "string"),
         Column("customer_id", "string"),
         Column("transaction_ts", "timestamp"),
-        Column("amount", "float", min=0.01, max=100_000),
+        Column("amount", "decimal", min=0.01, max=100_000),
         Column("channel", "string", allowed=CHANNELS),
     ),
 )

@@ -74,6 +74,8 @@ def violations(frame: pd.DataFrame, spec: SourceSpec) -> pd.Series:
             bad |= ~raw.str.fullmatch(r"-?\d+")
         if column.type == "float":
             bad |= ~raw.str.fullmatch(r"-?\d+(\.\d+)?")
+        if column.type == "decimal":  # never more decimal places than the scale
+            bad |= ~raw.str.fullmatch(rf"-?\d+(\.\d{{1,{column.scale}}})?")
         if column.type == "date":
             bad |= pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce").isna()
         if column.type == "timestamp":

@@ -1,8 +1,9 @@
 """`dbt build` on its own inside dbt_project/ (no Dagster), on raw tables ingested into a temp
 DuckDB warehouse: every model and test passes, and the feature mart equals an independent
-pandas implementation of the feature definitions, row for row."""
+pandas implementation of the feature definitions, row for row and exactly (money is DECIMAL)."""
 
 import datetime as dt
+import decimal
 import json
 import os
 import subprocess
@@ -10,7 +11,6 @@ import sys
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -22,6 +22,7 @@ from tests.core.features_reference import compute_features, load_landing
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 START = dt.date(2026, 1, 1)
 DAYS = 12
+MONEY = ("total_amount_7d", "total_amount_30d", "monthly_fee")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,9 @@ def test_dbt_build_alone_then_incremental_day_matches_reference(home: Path) -> N
     assert "PASS=" in second.stdout and "ERROR=0" in second.stdout
 
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        ours = con.execute("select * from customer_activity_features").df()
+        # fetchall, not .df(): pandas would turn DECIMAL into float
+        cur = con.execute("select * from customer_activity_features")
+        ours = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
     landed = load_landing(home / "landing")
     reference = compute_features(
         landed["customers"], landed["transactions"], landed["support_tickets"]
@@ -70,16 +73,23 @@ def test_dbt_build_alone_then_incremental_day_matches_reference(home: Path) -> N
     reference = reference[reference["feature_date"] <= last]
     merged = ours.merge(reference, on=key, suffixes=("", "_ref"), how="outer", indicator=True)
     assert (merged["_merge"] == "both").all(), merged["_merge"].value_counts()
-    for col in FEATURE_COLUMNS:
-        # the mart rounds the average to 4 decimals (money sums are exact cents)
-        atol = 5.1e-5 if col == "avg_transaction_amount" else 1e-6
-        np.testing.assert_allclose(
-            merged[col].astype(float),
-            merged[f"{col}_ref"].astype(float),
-            rtol=0,
-            atol=atol,
-            err_msg=col,
+    # The reference sums floats of cent amounts: rounded to cents they are exact. The mart
+    # rounds the average once, half up, to 4 decimals, from the exact 30-day total.
+    for col in MONEY:
+        merged[f"{col}_ref"] = [decimal.Decimal(f"{x:.2f}") for x in merged[f"{col}_ref"]]
+    merged["avg_transaction_amount_ref"] = [
+        (total / int(n) if n else decimal.Decimal(0)).quantize(
+            decimal.Decimal("0.0001"), rounding=decimal.ROUND_HALF_UP
         )
+        for total, n in zip(
+            merged["total_amount_30d_ref"], merged["nb_transactions_30d_ref"], strict=True
+        )
+    ]
+    for col in FEATURE_COLUMNS:
+        if col in (*MONEY, "avg_transaction_amount"):
+            assert all(isinstance(v, decimal.Decimal) for v in merged[col]), col
+        mismatch = merged[merged[col] != merged[f"{col}_ref"]]
+        assert mismatch.empty, (col, mismatch[[*key, col, f"{col}_ref"]].head())
     # the export Feast reads: one parquet folder per day, same rows, numeric columns as double
     exported = pd.read_parquet(home / "features" / "customer_activity_features")
     assert len(exported) == len(ours)

@@ -15,7 +15,9 @@ daily_transactions as (
         customer_id,
         transaction_date as activity_date,
         count(*) as nb_transactions,
-        round(sum(amount), 2) as total_amount  -- cents: exact and order-independent
+        -- amount is DECIMAL(18,2): an exact sum, the same whatever the thread scheduling
+        -- (a DOUBLE sum is not, even rounded afterwards)
+        sum(amount) as total_amount
     from transactions
     group by all
 ),
@@ -33,7 +35,7 @@ select
     customer_id,
     activity_date,
     coalesce(t.nb_transactions, 0) as nb_transactions,
-    coalesce(t.total_amount, 0) as total_amount,
+    cast(coalesce(t.total_amount, 0) as decimal(18, 2)) as total_amount,
     coalesce(k.nb_tickets, 0) as nb_tickets
 from daily_transactions as t
 full outer join daily_tickets as k using (customer_id, activity_date)

@@ -64,12 +64,12 @@ select
     cast(feature_date + interval 1 day as timestamp) at time zone 'UTC' as created_timestamp,
     cast(nb_transactions_7d as bigint) as nb_transactions_7d,
     cast(nb_transactions_30d as bigint) as nb_transactions_30d,
-    round(total_amount_7d, 2) as total_amount_7d,
-    round(total_amount_30d, 2) as total_amount_30d,
-    cast(
-        case when nb_transactions_30d > 0 then round(total_amount_30d / nb_transactions_30d, 4) else 0 end
-        as double
-    ) as avg_transaction_amount,
+    -- money stays DECIMAL (exact sums of exact cents): no DOUBLE column in this mart
+    cast(total_amount_7d as decimal(18, 2)) as total_amount_7d,
+    cast(total_amount_30d as decimal(18, 2)) as total_amount_30d,
+    -- the only rounding of the average, defined once in macros/money.sql: one exact division,
+    -- rounded half away from zero to 4 decimals
+    {{ decimal_mean('total_amount_30d', 'nb_transactions_30d', 4) }} as avg_transaction_amount,
     cast(coalesce(
         date_diff('day', last_transaction_date, feature_date),
         least(date_diff('day', signup_date, feature_date), 90)
@@ -77,6 +77,6 @@ select
     cast(support_tickets_30d as bigint) as support_tickets_30d,
     cast(support_tickets_90d as bigint) as support_tickets_90d,
     cast(date_diff('day', signup_date, feature_date) as bigint) as tenure_days,
-    cast(monthly_fee as double) as monthly_fee,
+    cast(monthly_fee as decimal(18, 2)) as monthly_fee,
     cast(plan_tier as integer) as plan_tier
 from windowed

@@ -18,7 +18,13 @@ from mlops_assets.settings import Settings
 
 GROUP = "ingest"
 OWNERS = ["team:data-platform"]
-_SQL_TYPE_NAMES = {"string": "varchar", "int": "bigint", "float": "double", "date": "date"}
+_SQL_TYPE_NAMES = {
+    "string": "varchar",
+    "int": "bigint",
+    "float": "double",
+    "decimal": "decimal(18,2)",  # ingest loads decimals at scale 2 (core.ingest._decimal_rules)
+    "date": "date",
+}
 
 
 def landing_spec(spec: SourceSpec) -> dg.AssetSpec:
@@ -95,8 +101,11 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             for i, day in enumerate(days, start=1):
                 try:
-                    path = ingest.day_file(settings.landing_dir, spec, day)
-                    result = ingest.ingest_file(con, spec, day, path)
+                    limit = settings.max_landing_file_bytes
+                    path = ingest.day_file(settings.landing_dir, spec, day, max_bytes=limit)
+                    result = ingest.ingest_file(
+                        con, spec, day, path, max_bytes=limit, landing_dir=settings.landing_dir
+                    )
                 except ingest.IngestError as err:
                     raise dg.Failure(
                         description=f"{spec.name} {day}: {err}",

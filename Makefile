@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 
 # The dbt manifest is prepared once here, never parsed when the code location loads.
 dbt_project/target/manifest.json: $(BIN)/.installed $(DBT_SOURCES)
-	$(BIN)/dagster-dbt project prepare-and-package --file mlops_assets/defs/transform/project.py
+	$(BIN)/dagster-dbt project prepare-and-package --file mlops_assets/resources/dbt.py
 	@touch $@
 
 simulate: install
@@ -35,13 +35,17 @@ demo: simulate materialize ui
 # The same without the UI (CI, servers).
 demo-headless: simulate materialize
 
+# `recover` writes (or upgrades) the instance's dagster.yaml and fails runs whose process died,
+# freeing their pool slots, before the daemon starts.
 ui: install
+	$(BIN)/mlops-assets recover
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 # Load the code location the way a deployment does, and list what it defines. Dagster 1.13
 # marks its own `definitions validate` as superseded by `dg check defs` before loading any
 # project code: that one notice, and only it, is filtered.
 validate: install
+	$(BIN)/mlops-assets recover
 	$(BIN)/dg check defs
 	PYTHONWARNINGS='ignore:Function `definitions_validate_command` is superseded' \
 		$(BIN)/dagster definitions validate -w workspace.yaml

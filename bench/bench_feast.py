@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT.parent))
 
 from mlops_assets.core import feature_store as fs  # noqa: E402
 from mlops_assets.core.feature_store.offline_reads import latest_rows  # noqa: E402
-from mlops_assets.core.schemas import FEATURE_COLUMNS  # noqa: E402
+from tests.feature_columns import FEATURE_COLUMNS  # noqa: E402
 
 RESULTS = ROOT / "results" / "feast.json"
 START = date(2026, 1, 1)

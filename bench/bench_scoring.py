@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 from mlops_assets.core import onnx_export, onnx_runtime, training  # noqa: E402
+from tests.synthetic import SYNTHETIC_FEATURES, synthetic_training_set  # noqa: E402
 
 RESULTS = ROOT / "results" / "scoring.json"
 GOALS = {"single_row_speedup_vs_sklearn": 20.0, "ort_single_row_p50_us": 30.0}
@@ -75,13 +76,14 @@ def build(n_rows: int, seed: int) -> dict[str, Any]:
     """Train both default candidates; export each with and without the tree rewrite."""
     from threadpoolctl import threadpool_limits
 
-    data = training.synthetic_training_set(n_rows, seed=seed)
+    data = synthetic_training_set(n_rows, seed=seed)
     train, test = training.time_split(data)
     with threadpool_limits(1):
         models = {
-            kind: training.train_candidate(kind, None, train) for kind in ("sklearn", "xgboost")
+            kind: training.train_candidate(kind, None, train, SYNTHETIC_FEATURES)
+            for kind in ("sklearn", "xgboost")
         }
-    X = training.feature_matrix(test)
+    X = training.feature_matrix(test, SYNTHETIC_FEATURES)
     built: dict[str, Any] = {"X": X, "models": models, "exports": {}, "scorers": {}}
     for kind, model in models.items():
         for variant, optimize in (("ort", True), ("ort converter graph", False)):

@@ -1,7 +1,10 @@
 """Feature services: the named feature sets models are trained and scored on.
 
-Training (get_historical_features) and scoring (get_online_features) both read `churn_model`, and
-its name is recorded on every trained model version, so the two can never drift apart.
+A service is a model's single source of inputs: its model YAML (mlops_assets/defs/models/) names
+it, training (point in time) and scoring read it, and the resolved field list is recorded on
+every trained model version, so the two can never drift apart. Every field of `churn_model` is
+a model input — including the two on-demand ratios, which carry the spend trend and the
+support load per purchase that the raw windows only imply.
 """
 
 from feast import FeatureService

@@ -1,4 +1,10 @@
-"""Feature views: what is served, with which types and for how long a value stays valid."""
+"""Feature views: what is served, with which types and for how long a value stays valid.
+
+Two tags are read by the platform (core.model_inputs) on a field, or on a view for all of its
+fields, so the model layer needs no list of its own:
+* `window_days`: the look-back window of a windowed feature (drift leaves it out of the verdict
+  until the history covers it);
+* `categorical`: "true" for a category-valued feature (drift tests it with chi², not PSI/KS)."""
 
 from datetime import timedelta
 
@@ -18,21 +24,62 @@ customer_activity = FeatureView(
     ttl=timedelta(days=3),
     schema=[
         Field(name="customer_id", dtype=String),
-        Field(name="nb_transactions_7d", dtype=Float64, description="Purchases, last 7 days."),
-        Field(name="nb_transactions_30d", dtype=Float64, description="Purchases, last 30 days."),
-        Field(name="total_amount_7d", dtype=Float64, description="Spend, last 7 days."),
-        Field(name="total_amount_30d", dtype=Float64, description="Spend, last 30 days."),
-        Field(name="avg_transaction_amount", dtype=Float64, description="Mean purchase amount."),
+        Field(
+            name="nb_transactions_7d",
+            dtype=Float64,
+            description="Purchases, last 7 days.",
+            tags={"window_days": "7"},
+        ),
+        Field(
+            name="nb_transactions_30d",
+            dtype=Float64,
+            description="Purchases, last 30 days.",
+            tags={"window_days": "30"},
+        ),
+        Field(
+            name="total_amount_7d",
+            dtype=Float64,
+            description="Spend, last 7 days.",
+            tags={"window_days": "7"},
+        ),
+        Field(
+            name="total_amount_30d",
+            dtype=Float64,
+            description="Spend, last 30 days.",
+            tags={"window_days": "30"},
+        ),
+        Field(
+            name="avg_transaction_amount",
+            dtype=Float64,
+            description="Mean purchase amount, last 30 days.",
+            tags={"window_days": "30"},
+        ),
         Field(
             name="days_since_last_transaction",
             dtype=Float64,
-            description="Days between the last purchase and the feature date.",
+            description="Days between the last purchase (within 90 days) and the feature date.",
+            tags={"window_days": "90"},
         ),
-        Field(name="support_tickets_30d", dtype=Float64, description="Tickets, last 30 days."),
-        Field(name="support_tickets_90d", dtype=Float64, description="Tickets, last 90 days."),
+        Field(
+            name="support_tickets_30d",
+            dtype=Float64,
+            description="Tickets, last 30 days.",
+            tags={"window_days": "30"},
+        ),
+        Field(
+            name="support_tickets_90d",
+            dtype=Float64,
+            description="Tickets, last 90 days.",
+            tags={"window_days": "90"},
+        ),
         Field(name="tenure_days", dtype=Float64, description="Days since signup."),
         Field(name="monthly_fee", dtype=Float64, description="Current plan's monthly fee."),
-        Field(name="plan_tier", dtype=Float64, description="0 basic, 1 standard, 2 premium."),
+        Field(
+            name="plan_tier",
+            dtype=Float64,
+            description="0 basic, 1 standard, 2 premium.",
+            tags={"categorical": "true"},
+        ),
     ],
     online=True,
     source=customer_activity_source,
@@ -65,7 +112,9 @@ customer_activity = FeatureView(
         "(purchases floored at 1). Missing inputs give missing outputs."
     ),
     owner="team:ml-platform",
-    tags={"dbt_model": "customer_activity_features", "team": "ml-platform"},
+    # On a view, a tag applies to every output (Feast 0.67 compares an on-demand view's declared
+    # fields with the inferred ones tags included, so its fields cannot carry tags themselves).
+    tags={"dbt_model": "customer_activity_features", "team": "ml-platform", "window_days": "30"},
 )
 def customer_activity_ratios(inputs: dict) -> dict:
     import numpy as np  # inside: Feast stores this function's source and re-executes it

@@ -10,10 +10,17 @@ import warnings
 #   partition, so they are partitioned like the asset they check.
 # - `include_sources` (beta): Dagster's own selection-string parser passes it for every
 #   `group:` clause; we never pass it ourselves.
+# - code references, sensor `owners`, `execution_type` (beta): Dagster's own component loader
+#   (each `defs/models/<model>/defs.yaml`) links every definition to its YAML line and copies
+#   sensors and checks with these parameters; we never call them ourselves.
 _INTENDED_DAGSTER_WARNINGS = (
     r"Parameter `backfill_policy` of function `\w+` is currently in beta",
     r"Specifying a partitions_def on an AssetCheckSpec is currently in preview",
     r"Parameter `include_sources` of function `AssetSelection.groups` is currently in beta",
+    r"Class `LocalFileCodeReference` is currently in beta",
+    r"Class `CodeReferencesMetadataValue` is currently in beta",
+    r"Parameter `owners` of initializer `SensorDefinition.__init__` is currently in beta",
+    r"Parameter `execution_type` of function `AssetsDefinition.__init__` is currently in beta",
 )
 for _message in _INTENDED_DAGSTER_WARNINGS:
     warnings.filterwarnings("ignore", message=_message)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_assets.core.simulator import (
     DriftSpec,
@@ -23,6 +24,10 @@ from mlops_assets.core.simulator import (
     SimulationSummary,
     simulate,
 )
+from mlops_assets.datasets import cdnow_cli
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 CLI_CORRUPT_RATE = 0.001  # the demo shows a little quarantine; the library default is clean
 
@@ -155,6 +160,9 @@ def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+POOL_WAIT_TIMEOUT_ENV = "MLOPS_POOL_WAIT_TIMEOUT"
+
+
 def _configure_materialize(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--phase",
@@ -162,6 +170,40 @@ def _configure_materialize(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="run only this phase (repeatable; default: all phases in order; see the README)",
     )
+    parser.add_argument(
+        "--pool-wait-timeout",
+        type=_non_negative_int,
+        default=None,
+        metavar="SECONDS",
+        help="give up when a run has waited this long for a concurrency-pool slot held by "
+        f"another run; 0 waits for ever (default: ${POOL_WAIT_TIMEOUT_ENV} or 1800)",
+    )
+
+
+def _pool_wait_timeout(args: argparse.Namespace, env: Mapping[str, str]) -> float | None:
+    from mlops_assets.run_recovery import DEFAULT_POOL_WAIT_TIMEOUT_SECONDS
+
+    value = args.pool_wait_timeout
+    if value is None:
+        text = env.get(POOL_WAIT_TIMEOUT_ENV, "").strip()
+        value = _non_negative_int(text) if text else DEFAULT_POOL_WAIT_TIMEOUT_SECONDS
+    return float(value) or None
+
+
+def _open_instance(progress: Callable[[str], None]) -> tuple[DagsterInstance, list[str]]:
+    """The persistent instance, after runs whose process is gone are marked failed and their
+    pool slots freed (`mlops_assets.run_recovery`); and the ids of the runs that changed."""
+    import dagster as dg
+
+    from mlops_assets.run_recovery import recover_dead_runs, report_unfinished_others
+    from mlops_assets.runner import ensure_dagster_home
+    from mlops_assets.settings import Settings
+
+    ensure_dagster_home(Settings.from_env().home_path, progress=progress)
+    instance = dg.DagsterInstance.get()
+    changed = recover_dead_runs(instance, progress=progress)
+    report_unfinished_others(instance, progress=progress)
+    return instance, changed
 
 
 def _run_materialize(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -169,13 +211,18 @@ def _run_materialize(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     import dagster as dg
 
     from mlops_assets.definitions import defs
-    from mlops_assets.runner import ensure_dagster_home, materialize_everything
+    from mlops_assets.runner import materialize_everything
     from mlops_assets.settings import Settings
 
+    try:
+        timeout = _pool_wait_timeout(args, env)
+    except argparse.ArgumentTypeError as exc:
+        _to_stderr(f"mlops-assets materialize: error: {POOL_WAIT_TIMEOUT_ENV}: {exc}")
+        return 2
     settings = Settings.from_env()
-    ensure_dagster_home(settings.home_path)
     started = time.perf_counter()
-    with dg.DagsterInstance.get() as instance:
+    instance, _ = _open_instance(_to_stderr)
+    with instance:
         try:
             materialize_everything(
                 defs(),
@@ -183,11 +230,21 @@ def _run_materialize(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 instance=instance,
                 progress=_to_stderr,
                 only=args.phase,
+                pool_wait_timeout=timeout,
             )
         except (RuntimeError, dg.DagsterError) as exc:
             _to_stderr(f"mlops-assets materialize: error: {exc}")
             return 1
     _to_stderr(f"everything materialized in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _run_recover(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Mark runs whose process is gone failed and free their pool slots, without running."""
+    instance, changed = _open_instance(_to_stderr)
+    with instance:
+        if not changed:
+            _to_stderr("no dead run holds a pool slot or is left unfinished")
     return 0
 
 
@@ -202,6 +259,13 @@ COMMANDS: dict[str, Command] = {
         configure=_configure_materialize,
         run=_run_materialize,
     ),
+    "recover": Command(
+        help="mark runs whose process died (killed, out of memory, reboot) failed and free "
+        "their concurrency-pool slots; materialize does this first too",
+        configure=lambda parser: None,
+        run=_run_recover,
+    ),
+    "replay-cdnow": Command(help=cdnow_cli.HELP, configure=cdnow_cli.configure, run=cdnow_cli.run),
 }
 
 

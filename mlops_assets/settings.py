@@ -13,8 +13,9 @@ from pathlib import Path
 import dagster as dg
 
 DEFAULT_HOME = ".mlops"
-PARTITION_START = "2026-01-01"  # the simulator's default first day; daily partitions start here
-LABEL_DELAY_DAYS = 30  # churn labels for day D land on D + 30 (the simulator's default)
+# The shared data layer's first daily partition (the simulator's default first day). Each
+# model's partitions and label delay are in its YAML (defs/models/<model>/defs.yaml).
+PARTITION_START = "2026-01-01"
 
 
 def mlops_home() -> Path:
@@ -31,7 +32,8 @@ def deployment_env() -> str:
 
 
 class Settings(dg.ConfigurableResource):
-    """Paths, profile and thresholds for the whole platform."""
+    """Paths, profile and the data layer's thresholds. A model's thresholds (gate, drift,
+    performance, retraining) are in its YAML, read by the model-pipeline component."""
 
     home: str
     env: str = "local"
@@ -44,20 +46,6 @@ class Settings(dg.ConfigurableResource):
     row_count_window_days: int = 7
     max_event_lag_hours: float = 6.0  # the day's newest event must be after 18:00
     max_landing_file_bytes: int = 256 * 1024 * 1024  # a bigger landing file is refused unread
-
-    # model gate
-    gate_auc_pr_floor: float = 0.72
-    gate_tolerance: float = 0.01
-
-    # drift and performance
-    psi_warn: float = 0.1
-    psi_fail: float = 0.2
-    missing_rate_ratio: float = 2.0
-    performance_auc_pr_floor: float = 0.65
-    retrain_min_drifted_features: int = 2
-    retrain_consecutive_days: int = 2
-    retrain_cooldown_days: int = 14
-    retrain_new_label_days: int = 14  # new labelled days that justify a retraining
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,11 +66,6 @@ class Settings(dg.ConfigurableResource):
     @property
     def features_dir(self) -> Path:
         return self.home_path / "features"
-
-    @property
-    def monitoring_days_dir(self) -> Path:
-        """One JSON summary per monitored day: written by drift/performance, read by sensors."""
-        return self.home_path / "monitoring" / "days"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -1,77 +1,73 @@
 """Monitoring rules without a framework: who is scored, which features can be judged for
-drift, and when drift or a performance drop should trigger a retraining.
+drift, the per-day summaries the sensors read, and when drift or a performance drop should
+trigger a retraining.
 
-The retraining decision is a pure function of per-day summaries and a small state, so the
-sensor that calls it can be replayed, restarted and tested tick by tick.
+Nothing here names a model or a feature: the scoring population is the model's SQL predicate
+(its YAML), look-back windows come from the feature definitions (`core.model_inputs`). The
+retraining decision is a pure function of per-day summaries and a small state, so the sensor
+that calls it can be replayed, restarted and tested tick by tick.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
-# A customer is scored (and used as drift reference) while active: a purchase in the last
-# 30 days, or a signup in the last 30 days. Customers who churned fall out after 30 quiet
-# days; keeping them would make every feature drift slowly as they pile up.
-ACTIVE_SQL = "(nb_transactions_30d > 0 OR tenure_days < 30)"
-
-# Look-back window of each windowed feature, in days (the dbt mart's definitions). A feature
-# is only comparable on days whose window lies entirely inside the ingested history.
-FEATURE_WINDOWS: Mapping[str, int] = {
-    "nb_transactions_7d": 7,
-    "total_amount_7d": 7,
-    "nb_transactions_30d": 30,
-    "total_amount_30d": 30,
-    "avg_transaction_amount": 30,
-    "support_tickets_30d": 30,
-    "days_since_last_transaction": 90,
-    "support_tickets_90d": 90,
-}
+DEFAULT_WARM_UP_DAYS = 30
 
 
-WARM_UP_DAYS = 30  # days until every 30-day window is complete (90-day ones are excluded)
+def warming_up(day: dt.date, first_day: dt.date, warm_up_days: int = DEFAULT_WARM_UP_DAYS) -> bool:
+    """The first days of history: windowed features still fill up, so drift and performance
+    are computed and shown but never trigger anything."""
+    return (day - first_day).days < warm_up_days - 1
 
 
-def warming_up(day: dt.date, first_day: dt.date) -> bool:
-    """The first days of history: 30-day features count less than 30 days, so drift and
-    performance are computed and shown but never trigger anything."""
-    return (day - first_day).days < WARM_UP_DAYS - 1
+def population_mask(frame: pd.DataFrame, predicate: str) -> np.ndarray:
+    """Which rows of `frame` belong to the scoring population: the model's SQL predicate
+    (the same text scoring runs over the features mart), evaluated by DuckDB on the frame.
+    A NULL verdict is "not in the population"."""
+    import duckdb
+    import numpy as np
 
-
-def judged_drift(
-    table: pd.DataFrame, day: dt.date, first_day: dt.date
-) -> tuple[list[str], float, list[str]]:
-    """(drifted features, drift share, features judged) for a day: features whose look-back
-    window is not yet complete on `day` are left out of the verdict."""
-    judged, _ = complete_window_features(list(table["feature"]), first_day, day)
-    rows = table[table["feature"].isin(judged)]
-    drifted = rows.loc[rows["drifted"], "feature"].tolist()
-    return drifted, (len(drifted) / len(judged) if judged else 0.0), judged
-
-
-def is_active(frame: pd.DataFrame) -> pd.Series:
-    return (frame["nb_transactions_30d"] > 0) | (frame["tenure_days"] < 30)
+    con = duckdb.connect()
+    try:
+        con.register("population_rows", frame)
+        try:
+            keep = con.execute(
+                f"SELECT coalesce(({predicate}), false) FROM population_rows"
+            ).fetchnumpy()
+        except duckdb.Error as err:
+            raise ValueError(f"population predicate {predicate!r} failed: {err}") from err
+    finally:
+        con.close()
+    values = next(iter(keep.values()))
+    return np.asarray(values, dtype=bool)
 
 
 def complete_window_features(
-    features: Sequence[str], first_day: dt.date, reference_first_day: dt.date
+    features: Sequence[str],
+    first_day: dt.date,
+    reference_first_day: dt.date,
+    windows: Mapping[str, int],
 ) -> tuple[list[str], dict[str, str]]:
     """Features whose look-back window is fully covered by history on every reference day.
 
     Returns (usable features, {excluded feature: reason}). A 90-day feature computed on the
     tenth day of history counts ten days, not ninety: comparing it with a later day would
-    report drift that is only the history filling up.
+    report drift that is only the history filling up. A feature without a window is usable.
     """
     usable, excluded = [], {}
     for name in features:
-        window = FEATURE_WINDOWS.get(name, 1)
+        window = int(windows.get(name, 1))
         complete_from = first_day + dt.timedelta(days=window - 1)
         if reference_first_day >= complete_from:
             usable.append(name)
@@ -81,6 +77,20 @@ def complete_window_features(
                 f"(reference starts {reference_first_day})"
             )
     return usable, excluded
+
+
+def judged_drift(
+    table: pd.DataFrame,
+    day: dt.date,
+    first_day: dt.date,
+    windows: Mapping[str, int],
+) -> tuple[list[str], float, list[str]]:
+    """(drifted features, drift share, features judged) for a day: features whose look-back
+    window is not yet complete on `day` are left out of the verdict."""
+    judged, _ = complete_window_features(list(table["feature"]), first_day, day, windows)
+    rows = table[table["feature"].isin(judged)]
+    drifted = rows.loc[rows["drifted"], "feature"].tolist()
+    return drifted, (len(drifted) / len(judged) if judged else 0.0), judged
 
 
 @dataclass(frozen=True)
@@ -102,23 +112,70 @@ class DaySummary:
         return cls(**json.loads(text))
 
 
-def write_summary(folder: Path, summary: DaySummary) -> Path:
-    """Atomically (write + rename), so a sensor never reads half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{summary.day}.json"
-    tmp = folder / f".{summary.day}.json.tmp"
-    tmp.write_text(summary.to_json())
-    tmp.replace(path)
-    return path
+DRIFT_OWNER = "drift"  # writes model_version, drifted_features, drift_share, warming_up
+PERFORMANCE_OWNER = "performance"  # writes model_version, auc_pr, warming_up
+_OWNED_FIELDS: Mapping[str, frozenset[str]] = {
+    DRIFT_OWNER: frozenset({"model_version", "drifted_features", "drift_share", "warming_up"}),
+    PERFORMANCE_OWNER: frozenset({"model_version", "auc_pr", "warming_up"}),
+}
 
 
-def read_summaries(folder: Path) -> list[DaySummary]:
-    if not folder.is_dir():
-        return []
-    return sorted(
-        (DaySummary.from_json(p.read_text()) for p in folder.glob("[0-9]*.json")),
-        key=lambda s: s.day,
-    )
+class SummaryStore:
+    """One model's day summaries: one small JSON file per (day, owner), written atomically.
+
+    Two assets report on a day — the drift report and, once labels arrive, the performance
+    check — and each owns its own file (`<day>.<owner>.json`), so neither ever reads, merges
+    and rewrites the other's fields: there is no read-modify-write and no lost update, even
+    when both run at once in different processes. A reader merges the files of a day into
+    one `DaySummary`. Write = temp file + `os.replace`, so a reader never sees half a file.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def write(self, day: dt.date | str, owner: str, **values: Any) -> Path:
+        allowed = _OWNED_FIELDS.get(owner)
+        if allowed is None:
+            raise ValueError(f"unknown summary owner {owner!r}; owners: {sorted(_OWNED_FIELDS)}")
+        foreign = set(values) - allowed
+        if foreign:
+            raise ValueError(f"{owner} does not own summary field(s) {sorted(foreign)}")
+        day = day.isoformat() if isinstance(day, dt.date) else str(day)
+        dt.date.fromisoformat(day)  # a day, never a path
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{day}.{owner}.json"
+        tmp = self.folder / f".{day}.{owner}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"day": day, **values}, sort_keys=True))
+        os.replace(tmp, path)
+        return path
+
+    def read(self) -> list[DaySummary]:
+        """Every day with at least one summary file, merged, in day order."""
+        if not self.folder.is_dir():
+            return []
+        parts: dict[str, dict[str, dict[str, Any]]] = {}
+        for path in self.folder.glob("[0-9]*.json"):
+            day, owner, _ = path.name.split(".", 2)
+            if owner in _OWNED_FIELDS:
+                parts.setdefault(day, {})[owner] = json.loads(path.read_text())
+        return [_merge(day, parts[day]) for day in sorted(parts)]
+
+    def get(self, day: dt.date | str) -> DaySummary | None:
+        day = day.isoformat() if isinstance(day, dt.date) else str(day)
+        found = [s for s in self.read() if s.day == day]
+        return found[0] if found else None
+
+
+def _merge(day: str, owners: Mapping[str, Mapping[str, Any]]) -> DaySummary:
+    drift = owners.get(DRIFT_OWNER, {})
+    performance = owners.get(PERFORMANCE_OWNER, {})
+    names = {f.name for f in fields(DaySummary)}
+    merged = {k: v for k, v in performance.items() if k in names}
+    merged.update({k: v for k, v in drift.items() if k in names})  # drift's version wins
+    merged["day"] = day
+    merged["auc_pr"] = performance.get("auc_pr")
+    merged.setdefault("model_version", "")
+    return DaySummary(**merged)
 
 
 @dataclass(frozen=True)

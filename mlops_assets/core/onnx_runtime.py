@@ -323,18 +323,17 @@ def parity(
     """Max |p_onnx - p_native| over the rows of ``X`` (positive class), as a float.
 
     Both sides get the same float32 matrix (`training.feature_matrix`), so the difference
-    is the converter's arithmetic only. ``features`` defaults to FEATURE_COLUMNS.
+    is the converter's arithmetic only. ``features`` (the model's inputs) selects the columns
+    of a frame; an array is taken as is.
     """
     import numpy as np
 
-    from mlops_assets.core.schemas import FEATURE_COLUMNS
     from mlops_assets.core.training import feature_matrix, predict_proba_positive
 
-    features = FEATURE_COLUMNS if features is None else features
     matrix = feature_matrix(X, features)
     if len(matrix) == 0:
         raise ValueError("parity needs at least one row")
-    native = predict_proba_positive(native_model, matrix, features)
+    native = predict_proba_positive(native_model, matrix)
     onnx_scores = scorer.predict_proba(matrix).astype(np.float64)
     return float(np.max(np.abs(onnx_scores - native)))
 
@@ -399,10 +398,9 @@ def latency_profile(
     """
     import numpy as np
 
-    from mlops_assets.core.schemas import FEATURE_COLUMNS
     from mlops_assets.core.training import feature_matrix
 
-    matrix = feature_matrix(X, FEATURE_COLUMNS if features is None else features)
+    matrix = feature_matrix(X, features)
     single = time_single_rows(scorer.predict_proba, matrix, single_row_iters)
     batch = batch_of(matrix, batch_rows)
     batch_ms = time_batch(scorer.predict_proba, batch, batch_repeats)

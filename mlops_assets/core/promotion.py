@@ -75,12 +75,15 @@ def decide(
     *,
     floor: float = DEFAULT_FLOOR,
     tolerance: float = DEFAULT_TOLERANCE,
+    metric_label: str = "AUC-PR",
 ) -> GateDecision:
     """Apply the gate rule (module docstring) and say why it passed or failed.
 
     ``champion_auc_pr=None`` means there is no champion yet (the first model ever): only the
     floor applies. Invalid inputs (NaN, outside [0, 1], negative tolerance) raise ValueError:
     a broken evaluation must not be mistaken for a bad model, nor for a good one.
+    ``metric_label`` names the gated metric in the reasons (any higher-is-better score in
+    [0, 1]; the `*_auc_pr` field names are kept for the default metric's readers).
     """
     challenger = _check_score("challenger_auc_pr", challenger_auc_pr)
     champion = None if champion_auc_pr is None else _check_score("champion_auc_pr", champion_auc_pr)
@@ -92,10 +95,10 @@ def decide(
     reasons: list[str] = []
     above_floor = challenger >= floor - _SLACK
     if above_floor:
-        reasons.append(f"AUC-PR {challenger:.4f} meets the floor {floor:.4f}")
+        reasons.append(f"{metric_label} {challenger:.4f} meets the floor {floor:.4f}")
     else:
         reasons.append(
-            f"AUC-PR {challenger:.4f} is below the floor {floor:.4f} "
+            f"{metric_label} {challenger:.4f} is below the floor {floor:.4f} "
             f"(short by {floor - challenger:.4f})"
         )
 
@@ -107,16 +110,20 @@ def decide(
         holds_vs_champion = challenger >= lowest - _SLACK
         delta = challenger - champion
         if delta >= 0:
-            reasons.append(f"AUC-PR {challenger:.4f} matches or beats the champion {champion:.4f}")
+            reasons.append(
+                f"{metric_label} {challenger:.4f} matches or beats the champion {champion:.4f}"
+            )
         elif holds_vs_champion:
             reasons.append(
-                f"AUC-PR {challenger:.4f} is {-delta:.4f} below the champion {champion:.4f}, "
-                f"within the tolerance {tolerance:.4f} (lowest allowed {lowest:.4f})"
+                f"{metric_label} {challenger:.4f} is {-delta:.4f} below the champion "
+                f"{champion:.4f}, within the tolerance {tolerance:.4f} "
+                f"(lowest allowed {lowest:.4f})"
             )
         else:
             reasons.append(
-                f"AUC-PR {challenger:.4f} is {-delta:.4f} below the champion {champion:.4f}, "
-                f"beyond the tolerance {tolerance:.4f} (lowest allowed {lowest:.4f})"
+                f"{metric_label} {challenger:.4f} is {-delta:.4f} below the champion "
+                f"{champion:.4f}, beyond the tolerance {tolerance:.4f} "
+                f"(lowest allowed {lowest:.4f})"
             )
 
     return GateDecision(

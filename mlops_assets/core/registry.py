@@ -2,10 +2,14 @@
 aliases, behind a handful of functions. No Dagster here; mlflow is imported lazily.
 
 Conventions:
-* one registered model per use case (`churn`); versions carry tags for the training window,
+* one registered model per model YAML (its `name`); versions carry tags for the training window,
   data fingerprint, trigger, feature service and code version;
 * aliases only (`champion`, `challenger`) — the stage APIs are deprecated;
-* every version's run holds the native model (`model/`) and, once exported, `onnx/model.onnx`.
+* every version's run holds the native model (`model/`) and, once exported, `onnx/model.onnx`;
+* every call names its backend (`tracking_uri`) and goes through an `MlflowClient`: nothing
+  here touches MLflow's process-wide state (`mlflow.set_tracking_uri`, the active run, the
+  `MLFLOW_TRACKING_URI` variable), so runs in one process or many never see each other's
+  backend.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import importlib.metadata
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,23 +49,6 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _fluent_api(tracking_uri: str) -> Iterator[None]:
-    """Point mlflow's fluent API (start_run, log_model, register_model, load_model) at
-    ``tracking_uri`` for the duration only. `mlflow.set_tracking_uri` also exports
-    ``MLFLOW_TRACKING_URI`` to the process environment, which `build_resources` honours: left
-    set, the next definitions load in this process (another data home, another test) would
-    silently use this backend, with no artifact root. The previous value is restored."""
-    import mlflow
-
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)  # None unsets the variable again
 
 
 def ensure_experiment(
@@ -113,11 +99,14 @@ def log_candidate(
     tags: Mapping[str, str],
     input_example: Any,
     artifacts: Mapping[str, str] | None = None,
+    features: Sequence[str],
     run_name: str | None = None,
 ) -> LoggedRun:
     """One MLflow run for one trained candidate: params, metrics and tags in one batch call,
-    the model with signature and input example, and small text artifacts (e.g. a model card)."""
-    import mlflow
+    the model with signature and input example, and small text artifacts (e.g. a model card).
+
+    The input example is a frame with the `features` as column names, so the signature records
+    the model's inputs by name and order (the model itself is fitted on a bare float32 matrix)."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.models import infer_signature
@@ -135,14 +124,57 @@ def log_candidate(
         )
         for name, text in (artifacts or {}).items():
             client.log_text(run_id, text, name)
-        from mlops_assets.core.training import predict_proba_positive
+        import pandas as pd
 
-        signature = infer_signature(input_example, predict_proba_positive(model, input_example))
-        with _fluent_api(tracking_uri), mlflow.start_run(run_id=run_id):
+        from mlops_assets.core.training import feature_matrix, predict_proba_positive
+
+        input_example = pd.DataFrame(
+            feature_matrix(input_example, features), columns=list(features)
+        )
+        scores = predict_proba_positive(model, input_example, features)
+        signature = infer_signature(input_example, scores)
+        model_uri = _log_model(client, experiment_id, run_id, kind, model, signature, input_example)
+        client.set_tag(run_id, "logged_model_uri", model_uri)
+        client.set_terminated(run_id)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    return LoggedRun(
+        run_id=run_id,
+        model_uri=model_uri,
+        run_url_path=f"#/experiments/{experiment_id}/runs/{run_id}",
+    )
+
+
+def _log_model(
+    client: MlflowClient,
+    experiment_id: str,
+    run_id: str,
+    kind: str,
+    model: Any,
+    signature: Any,
+    input_example: Any,
+) -> str:
+    """Save the model in its flavour's format locally, upload it as an MLflow logged model of
+    the run (`models:/m-…`) through the client, and return that URI.
+
+    What `mlflow.<flavour>.log_model` does, minus its reliance on the fluent API's global
+    tracking URI and active run."""
+    import tempfile
+
+    import mlflow
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+    logged = client.create_logged_model(
+        experiment_id, name="model", source_run_id=run_id, tags={"model_kind": kind}
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "model"
             if kind == "xgboost":
-                info = mlflow.xgboost.log_model(
+                mlflow.xgboost.save_model(
                     model,
-                    name="model",
+                    str(local),
                     signature=signature,
                     input_example=input_example,
                     model_format="ubj",
@@ -151,9 +183,9 @@ def log_candidate(
             else:
                 import skops.io
 
-                info = mlflow.sklearn.log_model(
+                mlflow.sklearn.save_model(
                     model,
-                    name="model",
+                    str(local),
                     signature=signature,
                     input_example=input_example,
                     serialization_format="skops",
@@ -161,34 +193,43 @@ def log_candidate(
                     skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
                     pip_requirements=_pip_requirements(kind),
                 )
-        client.set_tag(run_id, "logged_model_uri", info.model_uri)
-        client.set_terminated(run_id)
+            client.log_model_artifacts(logged.model_id, str(local))
     except BaseException:
-        client.set_terminated(run_id, status="FAILED")
+        client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
         raise
-    return LoggedRun(
-        run_id=run_id,
-        model_uri=info.model_uri,
-        run_url_path=f"#/experiments/{experiment_id}/runs/{run_id}",
-    )
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    return f"models:/{logged.model_id}"
 
 
 def register_version(
-    tracking_uri: str, model_name: str, model_uri: str, tags: Mapping[str, str]
+    tracking_uri: str,
+    model_name: str,
+    model_uri: str,
+    tags: Mapping[str, str],
+    *,
+    description: str = "",
 ) -> str:
-    """A new version of `model_name` from a logged model (`models:/m-…`), tagged; returns it."""
-    import mlflow
+    """A new version of `model_name` from a logged model (`models:/m-…`), tagged; returns it.
+    `description` describes the registered model when this is its first version."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri)
     try:
         client.get_registered_model(model_name)
     except Exception:  # RestException(RESOURCE_DOES_NOT_EXIST): first version ever
-        client.create_registered_model(
-            model_name, description="Churn propensity: P(churn within 30 days)."
-        )
-    with _fluent_api(tracking_uri):
-        version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
+        client.create_registered_model(model_name, description=description or None)
+    model_id = model_uri.removeprefix("models:/")
+    logged = client.get_logged_model(model_id)
+    # The storage location, not `models:/m-…`: MLflow's SQL registry resolves a `models:/`
+    # source through the *global* tracking URI (its own TODO), which we never set.
+    version = client.create_model_version(
+        model_name,
+        source=logged.artifact_location,
+        run_id=logged.source_run_id,
+        tags=dict(tags),
+        model_id=model_id,
+    )
     return str(version.version)
 
 
@@ -291,16 +332,32 @@ def download_onnx(tracking_uri: str, run_id: str, dest: Path) -> Path:
     return Path(MlflowClient(tracking_uri).download_artifacts(run_id, ONNX_ARTIFACT, str(dest)))
 
 
-def load_native_model(tracking_uri: str, model_uri: str, kind: str) -> Any:
+def load_native_model(tracking_uri: str, model_name: str, version: str, kind: str) -> Any:
     """The native model of a version, for ONNX export only: XGBoost from its own format,
     scikit-learn from skops with the trusted types recorded when it was logged. Scoring never
-    calls this — it serves ONNX."""
-    import mlflow
+    calls this — it serves ONNX. The files are fetched through the client from the version's
+    logged model, then loaded from a local folder (no MLflow global state involved)."""
+    import tempfile
 
-    with _fluent_api(tracking_uri):
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+
+    client = MlflowClient(tracking_uri)
+    try:
+        source = client.get_model_version(model_name, version).source
+    except Exception as err:
+        raise RegistryError(f"{model_name} version {version} does not exist") from err
+    location = (
+        client.get_logged_model(source.removeprefix("models:/")).artifact_location
+        if source.startswith("models:/")
+        else source
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        local = download_artifacts(artifact_uri=location, dst_path=tmp, tracking_uri=tracking_uri)
         if kind == "xgboost":
-            return mlflow.xgboost.load_model(model_uri)
-        return mlflow.sklearn.load_model(model_uri)
+            return mlflow.xgboost.load_model(local)
+        return mlflow.sklearn.load_model(local)
 
 
 def versions(tracking_uri: str, model_name: str) -> Sequence[dict[str, Any]]:

@@ -125,19 +125,3 @@ CHURN_LABELS = SourceSpec(
 
 SOURCES: tuple[SourceSpec, ...] = (CUSTOMERS, TRANSACTIONS, SUPPORT_TICKETS, CHURN_LABELS)
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
-
-# The feature mart's model inputs (dbt `customer_activity_features`), in model column order.
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "nb_transactions_7d",
-    "nb_transactions_30d",
-    "total_amount_7d",
-    "total_amount_30d",
-    "avg_transaction_amount",
-    "days_since_last_transaction",
-    "support_tickets_30d",
-    "support_tickets_90d",
-    "tenure_days",
-    "monthly_fee",
-    "plan_tier",
-)
-CATEGORICAL_FEATURES: tuple[str, ...] = ("plan_tier",)

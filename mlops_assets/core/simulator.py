@@ -6,10 +6,12 @@ activity signals the feature mart computes, with noise, and covariate or concept
 switched on from a chosen day to exercise the monitoring loop.
 
 Grain and storage: `landing_dir/<YYYY-MM-DD>/{customers,transactions,support_tickets,
-churn_labels}.csv`, written exactly to the contract in `schemas.py`. Each day folder appears
-atomically (written under a hidden `.tmp-<date>` name, then renamed), and existing days are never
-touched unless `overwrite=True`. Every day draws from its own seeded random stream and the
-simulation is always replayed from day 0, so a longer run extends a shorter one byte for byte.
+churn_labels}.csv`, written exactly to the contract in `schemas.py`. A new day folder appears
+atomically (written under a hidden `.tmp-<date>` name, then renamed), each file of an existing one
+is replaced whole (`datasets.landing_writer`, which leaves other datasets' files alone), and
+existing days are never touched unless `overwrite=True`. Every day draws from its own seeded
+random stream and the simulation is always replayed from day 0, so a longer run extends a
+shorter one byte for byte.
 
 How churn works (the knobs live in `Dynamics`):
 - each customer has a latent purchase rate (lognormal), spend level, preferred channel and
@@ -23,10 +25,7 @@ How churn works (the knobs live in `Dynamics`):
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -47,6 +46,7 @@ from mlops_assets.core.schemas import (
     TICKET_CATEGORIES,
     TRANSACTIONS,
 )
+from mlops_assets.datasets.landing_writer import day_has_files, write_day_files
 
 DriftKind = Literal["covariate", "concept"]
 DRIFT_KINDS: tuple[str, ...] = get_args(DriftKind)
@@ -221,6 +221,7 @@ _BAD_VALUES = {
 }
 _BAD_TIMESTAMPS = ("not-a-timestamp", "{day} 25:61:00", "{day}T99")
 _STREAM_INIT, _STREAM_BURN_IN, _STREAM_DAY, _STREAM_ACTIVITY, _STREAM_CORRUPT = 1, 2, 3, 4, 5
+_DAILY_FILES = tuple(spec.file_name for spec in SOURCES if spec.required)
 _BURN_IN_DAYS = 120  # three decline lengths: enough for the base to reach its steady state
 
 
@@ -249,12 +250,13 @@ def simulate(
     for day in range(config.days):
         out = _simulate_day(population, config, day)
         day_date = config.date_of(day)
-        exists = (landing_dir / day_date.isoformat()).exists()
+        # this world's files, not the folder: another dataset may have landed files that day
+        exists = day_has_files(landing_dir, day_date, _DAILY_FILES)
         if exists and not overwrite:
             skipped.append(day_date)
         else:
             tables, bad = _render_day(out, config, day)
-            _write_day_atomically(landing_dir, day_date, tables)
+            _write_day(landing_dir, day_date, tables)
             written.append(day_date)
             for name, table in tables.items():
                 rows[name] += len(next(iter(table.values())))
@@ -701,27 +703,11 @@ def _corrupt(
     }, n_bad
 
 
-def _write_day_atomically(landing_dir: Path, day_date: date, tables: dict[str, _Table]) -> None:
-    """Write into `.tmp-<date>` then rename it into place, so readers never see half a day."""
-    final = landing_dir / day_date.isoformat()
-    tmp = landing_dir / f".tmp-{day_date.isoformat()}"
-    if tmp.exists():  # left over by a crashed run
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    for name, table in tables.items():
-        with open(tmp / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(table)
-            writer.writerows(zip(*table.values(), strict=True))
-    if final.exists():  # overwrite: a directory cannot be renamed onto a non-empty one
-        old = landing_dir / f".old-{day_date.isoformat()}"
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
+def _write_day(landing_dir: Path, day_date: date, tables: dict[str, _Table]) -> None:
+    """The day's files, each appearing whole (`datasets.landing_writer`); files of another
+    dataset in the same day folder are left alone, an old labels file of this world is not."""
+    files = {f"{name}.csv": table for name, table in tables.items()}
+    write_day_files(landing_dir, day_date, files, stale=[spec.file_name for spec in SOURCES])
 
 
 __all__ = [

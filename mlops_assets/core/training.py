@@ -4,11 +4,13 @@ The Dagster layer reads the point-in-time training set, calls `time_split`, `tra
 and `evaluate`, and logs what comes back to MLflow; everything here is testable on a plain
 DataFrame. Conventions:
 
-* A training set has ``customer_id``, ``event_timestamp`` (UTC), ``label`` (0/1) and the
-  `FEATURE_COLUMNS` (float, NaN allowed: both model kinds route missing values natively).
-* Models are fitted and scored on a float32 matrix in `FEATURE_COLUMNS` order
-  (`feature_matrix`). The ONNX export takes float32 input too, so native and ONNX scores see
-  bit-identical inputs and parity is limited by arithmetic, never by input rounding.
+* A training set has the entity key, ``event_timestamp`` (UTC), ``label`` (0/1) and the
+  model's input columns (float, NaN allowed: both model kinds route missing values natively).
+  Which columns are inputs is the model's feature service's business (`core.model_inputs`):
+  every function here takes that list, none has one of its own.
+* Models are fitted and scored on a float32 matrix in the inputs' order (`feature_matrix`).
+  The ONNX export takes float32 input too, so native and ONNX scores see bit-identical inputs
+  and parity is limited by arithmetic, never by input rounding.
 * Heavy libraries (numpy, pandas, scikit-learn, xgboost) are imported inside functions:
   importing this module only costs the dataclasses, so Dagster can reach the defaults at load.
 """
@@ -20,8 +22,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-from mlops_assets.core.schemas import FEATURE_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +37,6 @@ CODE_VERSION = "1"
 DEFAULT_SEED = 42
 LABEL_COLUMN = "label"
 TIME_COLUMN = "event_timestamp"
-ENTITY_COLUMN = "customer_id"
 ECE_BINS = 10
 
 
@@ -45,14 +44,14 @@ ECE_BINS = 10
 class SklearnParams:
     """scikit-learn candidate: a Pipeline ending in HistGradientBoostingClassifier.
 
-    Gradient-boosted trees are the primary sklearn model because churn signals are
+    Gradient-boosted trees are the primary sklearn model because behavioural signals are
     non-linear (recency, ratios of windows) and the features carry meaningful NaN
     ("never transacted"); HGB learns a missing-value direction per split, so by default
     there is no imputer (``impute_strategy=None``). Early stopping is off: sklearn's early
     stopping holds out a *random* validation split (breaking the time-split discipline) and
     makes the tree count data-dependent. ``categorical_features`` is never set: skl2onnx
-    converts categorical HGB splits silently with wrong probabilities (DESIGN §9); the
-    ordinal ``plan_tier`` works as a numeric feature. ``n_threads`` caps HGB's OpenMP
+    converts categorical HGB splits silently with wrong probabilities (DESIGN §9); an
+    ordinal category works as a numeric feature. ``n_threads`` caps HGB's OpenMP
     threads while fitting: on a busy 2-core machine two spinning OpenMP threads made a fit
     ~18x slower than one (12.8 s vs 0.7 s measured here).
     """
@@ -109,17 +108,25 @@ def default_params(kind: ModelKind) -> CandidateParams:
 
 
 def feature_matrix(
-    data: pd.DataFrame | np.ndarray, features: Sequence[str] = FEATURE_COLUMNS
+    data: pd.DataFrame | np.ndarray, features: Sequence[str] | None = None
 ) -> np.ndarray:
     """The float32, C-contiguous model input in ``features`` order (NaN for missing).
 
-    Accepts a DataFrame (columns selected by name, pandas NA becomes NaN) or an array that
-    already has ``len(features)`` columns. One conversion for training, native scoring and
-    ONNX scoring keeps their inputs identical.
+    Accepts a DataFrame (columns selected by name, pandas NA becomes NaN; ``features``
+    required) or an array that already has ``len(features)`` columns (any width without
+    ``features``). One conversion for training, native scoring and ONNX scoring keeps their
+    inputs identical.
     """
     import numpy as np
     import pandas as pd
 
+    if features is None:
+        if isinstance(data, pd.DataFrame):
+            raise ValueError("a frame needs the model's input columns (`features`)")
+        matrix = np.asarray(data, dtype=np.float32)
+        if matrix.ndim != 2:
+            raise ValueError(f"expected a 2-D array of model inputs, got shape {matrix.shape}")
+        return np.ascontiguousarray(matrix)
     n = len(features)
     if isinstance(data, pd.DataFrame):
         missing = [c for c in features if c not in data.columns]
@@ -267,7 +274,7 @@ def train_candidate(
     kind: ModelKind,
     params: CandidateParams | None,
     train: pd.DataFrame,
-    features: Sequence[str] = FEATURE_COLUMNS,
+    features: Sequence[str],
     seed: int = DEFAULT_SEED,
     *,
     label_column: str = LABEL_COLUMN,
@@ -295,7 +302,7 @@ def train_candidate(
 
 
 def predict_proba_positive(
-    model: Any, X: pd.DataFrame | np.ndarray, features: Sequence[str] = FEATURE_COLUMNS
+    model: Any, X: pd.DataFrame | np.ndarray, features: Sequence[str] | None = None
 ) -> np.ndarray:
     """Native probability of the positive class (label 1), as float64.
 
@@ -411,7 +418,7 @@ def metrics_from_predictions(y_true, y_prob) -> dict[str, float]:
 def evaluate(
     model: Any,
     df: pd.DataFrame,
-    features: Sequence[str] = FEATURE_COLUMNS,
+    features: Sequence[str],
     *,
     label_column: str = LABEL_COLUMN,
 ) -> dict[str, float]:
@@ -453,67 +460,3 @@ def dataset_fingerprint(df: pd.DataFrame) -> str:
         row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
         digest.update(np.sort(row_hashes).astype("<u8").tobytes())
     return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------------------------
-# synthetic data for tests, benchmarks and demos
-
-
-def synthetic_training_set(
-    n_rows: int = 8_000,
-    *,
-    n_days: int = 40,
-    seed: int = 0,
-    missing_rate: float = 0.05,
-    start: str = "2026-01-01",
-) -> pd.DataFrame:
-    """A learnable churn-like training set in the training-set contract (not the simulator).
-
-    Churn risk rises with recency and support tickets and falls with recent activity and
-    tenure; ``missing_rate`` of each feature's cells are NaN. A gradient-boosted model reaches
-    AUC-PR around 0.83 on it (positive rate ~27%), while shuffled labels give ~0.3 — enough
-    to exercise the promotion gate on both sides. Rows are spread evenly over ``n_days``.
-    """
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    n = n_rows
-    engaged = rng.beta(2.0, 2.0, n)  # latent engagement in (0, 1)
-    tx30 = rng.poisson(2 + 14 * engaged).astype(float)
-    tx7 = rng.binomial(tx30.astype(np.int64), np.clip(0.1 + 0.25 * engaged, 0, 1)).astype(float)
-    avg = rng.lognormal(3.4, 0.5, n)
-    amt30 = tx30 * avg * rng.uniform(0.8, 1.2, n)
-    amt7 = tx7 * avg * rng.uniform(0.8, 1.2, n)
-    days_since = np.where(
-        tx30 > 0, rng.exponential(2 + 12 * (1 - engaged)), 30 + rng.exponential(30, n)
-    )
-    t90 = rng.poisson(0.3 + 2.0 * (1 - engaged)).astype(float)
-    t30 = rng.binomial(t90.astype(np.int64), 0.4).astype(float)
-    tenure = rng.uniform(10, 1500, n)
-    plan = rng.integers(0, 3, n).astype(float)
-    fee = np.array([19.0, 49.0, 99.0])[plan.astype(np.int64)] + rng.normal(0, 2, n)
-    risk = (
-        -0.25 * tx7
-        - 0.08 * tx30
-        + 0.08 * np.minimum(days_since, 60)
-        + 0.6 * t30
-        + 0.3 * t90
-        - 0.0015 * tenure
-        + 0.01 * fee
-        - 0.4 * plan
-    )
-    logit = -2.0 + 3.0 * (risk - risk.mean()) / risk.std()
-    label = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
-    X = np.column_stack([tx7, tx30, amt7, amt30, avg, days_since, t30, t90, tenure, fee, plan])
-    X[rng.uniform(size=X.shape) < missing_rate] = np.nan
-    frame = pd.DataFrame(X, columns=list(FEATURE_COLUMNS))
-    day = np.sort(rng.integers(0, n_days, n))
-    seconds = rng.integers(0, 86_400, n)
-    stamps = (
-        pd.Timestamp(start, tz="UTC") + pd.to_timedelta(day, "D") + pd.to_timedelta(seconds, "s")
-    )
-    frame.insert(0, LABEL_COLUMN, label)
-    frame.insert(0, TIME_COLUMN, stamps)
-    frame.insert(0, ENTITY_COLUMN, [f"C{i:06d}" for i in rng.permutation(n)])
-    return frame

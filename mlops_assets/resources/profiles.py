@@ -13,8 +13,7 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.core.registry import local_tracking_uri
-from mlops_assets.defs.transform.project import dbt_project
-from mlops_assets.resources.dbt import FastDbtCliResource
+from mlops_assets.resources.dbt import FastDbtCliResource, dbt_project
 from mlops_assets.resources.feature_store import FeatureStoreResource
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.resources.warehouse import Warehouse

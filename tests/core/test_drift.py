@@ -27,7 +27,7 @@ from mlops_assets.core.drift import (
     fit_score_reference,
 )
 from mlops_assets.core.drift_report import evidently_drift_table, render_evidently_report
-from mlops_assets.core.schemas import CATEGORICAL_FEATURES, FEATURE_COLUMNS
+from tests.feature_columns import CATEGORICAL_FEATURES, FEATURE_COLUMNS
 
 
 def _rng(seed: int = 0) -> np.random.Generator:

@@ -1,6 +1,7 @@
 """core.monitoring: the retraining decision tick by tick (thresholds, one trigger per drift
 episode, cooldown, performance floor, warm-up, restart idempotency), the window rules that
-decide which features are judged, and the JSON files the sensor reads."""
+decide which features are judged (windows as the feature definitions declare them), the
+scoring population's predicate, and the per-model summary store the sensors read."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ import pytest
 
 from mlops_assets.core import monitoring
 from mlops_assets.core.monitoring import (
+    DRIFT_OWNER,
+    PERFORMANCE_OWNER,
     DaySummary,
     RetrainPolicy,
     RetrainState,
+    SummaryStore,
     Trigger,
     complete_window_features,
     evaluate_retraining,
     judged_drift,
-    read_summaries,
+    population_mask,
     warming_up,
-    write_summary,
 )
 
 START = dt.date(2026, 1, 1)
@@ -30,6 +33,8 @@ POLICY = RetrainPolicy(
     min_drifted_features=2, consecutive_days=2, performance_floor=0.65, cooldown_days=14
 )
 TWO = ["total_amount_7d", "nb_transactions_7d"]
+# look-back windows as a feature service's tags declare them (core.model_inputs)
+WINDOWS = {"total_amount_7d": 7, "total_amount_30d": 30, "support_tickets_90d": 90}
 
 
 def day(i: int) -> str:
@@ -177,7 +182,9 @@ def test_warming_up_covers_the_first_29_days() -> None:
     assert warming_up(START + dt.timedelta(days=27), START)
     assert warming_up(START + dt.timedelta(days=28), START)
     assert not warming_up(START + dt.timedelta(days=29), START)  # first full 30-day window
-    assert monitoring.WARM_UP_DAYS == 30
+    assert monitoring.DEFAULT_WARM_UP_DAYS == 30
+    assert warming_up(START + dt.timedelta(days=12), START, warm_up_days=14)  # from the YAML
+    assert not warming_up(START + dt.timedelta(days=13), START, warm_up_days=14)
 
 
 # --- restart and replay ---------------------------------------------------------------------
@@ -215,26 +222,24 @@ def test_evaluate_does_not_mutate_the_given_state() -> None:
 
 def test_complete_window_features_by_window_length() -> None:
     features = ["total_amount_7d", "total_amount_30d", "support_tickets_90d", "tenure_days"]
-    usable, excluded = complete_window_features(features, START, START + dt.timedelta(days=6))
+    usable, excluded = complete_window_features(
+        features, START, START + dt.timedelta(days=6), WINDOWS
+    )
     assert usable == ["total_amount_7d", "tenure_days"]  # unknown features need one day
     assert set(excluded) == {"total_amount_30d", "support_tickets_90d"}
     assert "30-day window incomplete before 2026-01-30" in excluded["total_amount_30d"]
 
-    usable, _ = complete_window_features(features, START, START + dt.timedelta(days=5))
+    usable, _ = complete_window_features(features, START, START + dt.timedelta(days=5), WINDOWS)
     assert usable == ["tenure_days"]
-    usable, _ = complete_window_features(features, START, START + dt.timedelta(days=29))
+    usable, _ = complete_window_features(features, START, START + dt.timedelta(days=29), WINDOWS)
     assert usable == ["total_amount_7d", "total_amount_30d", "tenure_days"]
-    usable, excluded = complete_window_features(features, START, START + dt.timedelta(days=89))
+    usable, excluded = complete_window_features(
+        features, START, START + dt.timedelta(days=89), WINDOWS
+    )
     assert usable == features and excluded == {}
-
-
-def test_feature_windows_cover_every_windowed_feature() -> None:
-    from mlops_assets.core.schemas import FEATURE_COLUMNS
-
-    for name in FEATURE_COLUMNS:
-        if name.endswith(("_7d", "_30d", "_90d")):
-            assert name in monitoring.FEATURE_WINDOWS, name
-            assert monitoring.FEATURE_WINDOWS[name] == int(name.rsplit("_", 1)[1][:-1])
+    # the windows are the caller's (the feature definitions'): no list of its own
+    usable, _ = complete_window_features(features, START, START, {})
+    assert usable == features
 
 
 def test_judged_drift_leaves_out_incomplete_windows() -> None:
@@ -244,23 +249,29 @@ def test_judged_drift_leaves_out_incomplete_windows() -> None:
             "drifted": [True, True, True, False],
         }
     )
-    drifted, share, judged = judged_drift(table, START + dt.timedelta(days=10), START)
+    drifted, share, judged = judged_drift(table, START + dt.timedelta(days=10), START, WINDOWS)
     assert judged == ["total_amount_7d", "plan_tier"]
     assert drifted == ["total_amount_7d"] and share == pytest.approx(0.5)
 
-    drifted, share, judged = judged_drift(table, START + dt.timedelta(days=40), START)
+    drifted, share, judged = judged_drift(table, START + dt.timedelta(days=40), START, WINDOWS)
     assert drifted == ["total_amount_7d", "total_amount_30d"]
     assert share == pytest.approx(2 / 3) and len(judged) == 3
 
-    drifted, share, judged = judged_drift(table.iloc[1:3], START + dt.timedelta(days=3), START)
+    drifted, share, judged = judged_drift(
+        table.iloc[1:3], START + dt.timedelta(days=3), START, WINDOWS
+    )
     assert (drifted, share, judged) == ([], 0.0, [])
 
 
-def test_is_active_matches_the_sql_rule() -> None:
-    frame = pd.DataFrame({"nb_transactions_30d": [0, 3, 0, 0], "tenure_days": [100, 100, 29, 30]})
-    assert monitoring.is_active(frame).tolist() == [False, True, True, False]
-    assert "nb_transactions_30d > 0" in monitoring.ACTIVE_SQL
-    assert "tenure_days < 30" in monitoring.ACTIVE_SQL
+def test_population_mask_is_the_models_sql_predicate_on_a_frame() -> None:
+    frame = pd.DataFrame(
+        {"recent": [0, 3, 0, 0, None], "age_days": [100, 100, 29, 30, 5], "other": list("abcde")}
+    )
+    keep = population_mask(frame, "recent > 0 OR age_days < 30")
+    assert keep.tolist() == [False, True, True, False, True]
+    assert population_mask(frame, "recent > 0").tolist() == [False, True, False, False, False]
+    with pytest.raises(ValueError, match="population predicate"):
+        population_mask(frame, "no_such_column > 0")
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -300,21 +311,77 @@ def test_retrain_state_json_round_trip() -> None:
     assert RetrainState.from_json("") == RetrainState()
 
 
-def test_write_summary_is_atomic_and_read_back_in_day_order(tmp_path: Path) -> None:
-    folder = tmp_path / "monitoring" / "days"
+def test_the_summary_store_keeps_one_file_per_day_and_owner(tmp_path: Path) -> None:
+    store = SummaryStore(tmp_path / "churn" / "days")
     for i in (62, 60, 61):
-        path = write_summary(folder, summary(i, TWO))
-        assert path == folder / f"{day(i)}.json"
-    write_summary(folder, summary(61, auc_pr=0.7))  # rewritten in place
-    assert sorted(p.name for p in folder.iterdir()) == [f"{day(i)}.json" for i in (60, 61, 62)]
-    assert not list(folder.glob(".*"))  # no temp file left behind
-    read = read_summaries(folder)
+        store.write(day(i), DRIFT_OWNER, model_version="1", drifted_features=TWO, drift_share=0.4)
+    store.write(day(61), PERFORMANCE_OWNER, model_version="1", auc_pr=0.7)
+    names = sorted(p.name for p in store.folder.iterdir())
+    assert names == [
+        f"{day(60)}.drift.json",
+        f"{day(61)}.drift.json",
+        f"{day(61)}.performance.json",
+        f"{day(62)}.drift.json",
+    ]
+    read = store.read()
     assert [s.day for s in read] == [day(60), day(61), day(62)]
-    assert read[1] == summary(61, auc_pr=0.7)
+    assert read[1] == DaySummary(
+        day=day(61), model_version="1", drifted_features=TWO, drift_share=0.4, auc_pr=0.7
+    )
+    # a re-run of the drift report rewrites its own file only: the AUC-PR stays
+    store.write(day(61), DRIFT_OWNER, model_version="2", drifted_features=[], drift_share=0.0)
+    assert store.get(day(61)) == DaySummary(day=day(61), model_version="2", auc_pr=0.7)
+    # a performance-only day (its drift report not run yet) is a summary too
+    store.write(day(30), PERFORMANCE_OWNER, model_version="1", auc_pr=0.5, warming_up=False)
+    assert store.get(day(30)).auc_pr == 0.5
 
 
-def test_read_summaries_ignores_temp_files_and_a_missing_folder(tmp_path: Path) -> None:
-    assert read_summaries(tmp_path / "nowhere") == []
-    write_summary(tmp_path, summary(60))
-    (tmp_path / f".{day(61)}.json.tmp").write_text('{"half": ')  # a writer mid-flight
-    assert [s.day for s in read_summaries(tmp_path)] == [day(60)]
+def test_each_owner_writes_only_its_own_fields(tmp_path: Path) -> None:
+    store = SummaryStore(tmp_path)
+    with pytest.raises(ValueError, match="does not own"):
+        store.write(day(1), DRIFT_OWNER, auc_pr=0.9)
+    with pytest.raises(ValueError, match="does not own"):
+        store.write(day(1), PERFORMANCE_OWNER, drifted_features=TWO)
+    with pytest.raises(ValueError, match="unknown summary owner"):
+        store.write(day(1), "someone", model_version="1")
+    with pytest.raises(ValueError):
+        store.write("../../etc", DRIFT_OWNER, model_version="1")  # a day, never a path
+
+
+def test_concurrent_writers_of_one_day_lose_nothing(tmp_path: Path) -> None:
+    """The drift report and the performance check of the same day in two processes at once:
+    each owns its file, so neither overwrites the other's field (no read-modify-write)."""
+    import multiprocessing
+
+    folder = tmp_path / "days"
+    ctx = multiprocessing.get_context("spawn")
+    writers = [
+        ctx.Process(target=_write_many, args=(folder, owner))
+        for owner in (DRIFT_OWNER, PERFORMANCE_OWNER)
+    ]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    read = {s.day: s for s in SummaryStore(folder).read()}
+    assert len(read) == 20
+    assert all(s.auc_pr == 0.5 and s.drifted_features == TWO for s in read.values())
+
+
+def _write_many(folder: Path, owner: str) -> None:
+    store = SummaryStore(folder)
+    for _ in range(5):
+        for i in range(20):
+            if owner == DRIFT_OWNER:
+                store.write(day(i), owner, model_version="1", drifted_features=TWO)
+            else:
+                store.write(day(i), owner, model_version="1", auc_pr=0.5)
+
+
+def test_the_store_ignores_temp_files_and_a_missing_folder(tmp_path: Path) -> None:
+    assert SummaryStore(tmp_path / "nowhere").read() == []
+    store = SummaryStore(tmp_path)
+    store.write(day(60), DRIFT_OWNER, model_version="1")
+    (tmp_path / f".{day(61)}.drift.123.tmp").write_text('{"half": ')  # a writer mid-flight
+    assert [s.day for s in store.read()] == [day(60)]

@@ -19,18 +19,18 @@ from mlops_assets.core.onnx_runtime import (
     load_onnx_session,
     parity,
 )
-from mlops_assets.core.schemas import FEATURE_COLUMNS
 from mlops_assets.core.training import (
     SklearnParams,
     XGBoostParams,
     feature_matrix,
     predict_proba_positive,
-    synthetic_training_set,
     time_split,
     train_candidate,
 )
+from tests.synthetic import SYNTHETIC_FEATURES as F
+from tests.synthetic import synthetic_training_set
 
-N = len(FEATURE_COLUMNS)
+N = len(F)
 PARITY_ATOL = 1e-5
 
 
@@ -44,7 +44,7 @@ def split():
 @pytest.fixture(scope="module")
 def models(split):
     train = split[0]
-    return {kind: train_candidate(kind, None, train) for kind in ("sklearn", "xgboost")}
+    return {kind: train_candidate(kind, None, train, F) for kind in ("sklearn", "xgboost")}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def exports(models):
 def test_parity_on_held_out_rows(split, models, exports, kind):
     test = split[1]
     scorer = load_onnx_session(exports[kind].model_bytes)
-    diff = parity(models[kind], scorer, test)
+    diff = parity(models[kind], scorer, test, F)
     assert diff <= PARITY_ATOL, f"{kind}: max |p_onnx - p_native| = {diff:.3g} on {len(test)} rows"
     assert exports[kind].tree_rewrite.startswith("applied"), exports[kind].tree_rewrite
 
@@ -79,7 +79,7 @@ def test_zipmap_off_and_io_contract(split, exports, kind):
         t.data_location != TensorProto.EXTERNAL for t in proto.graph.initializer
     )
     scorer = load_onnx_session(exports[kind].model_bytes)
-    rows = feature_matrix(split[1].iloc[:5])
+    rows = feature_matrix(split[1].iloc[:5], F)
     label, proba = scorer.session.run(None, {"features": rows})
     assert isinstance(proba, np.ndarray) and proba.shape == (5, 2) and proba.dtype == np.float32
     assert label.shape == (5,) and label.dtype == np.int64
@@ -133,9 +133,9 @@ def test_pipeline_with_imputer_and_pipeline_ending_in_xgboost(split):
     from xgboost import XGBClassifier
 
     train, test = split
-    X, y = feature_matrix(train), train["label"].to_numpy()
+    X, y = feature_matrix(train, F), train["label"].to_numpy()
     imputed = train_candidate(
-        "sklearn", SklearnParams(max_iter=60, impute_strategy="median"), train
+        "sklearn", SklearnParams(max_iter=60, impute_strategy="median"), train, F
     )
     xgb_pipe = Pipeline(
         [
@@ -145,28 +145,28 @@ def test_pipeline_with_imputer_and_pipeline_ending_in_xgboost(split):
     ).fit(X, y)
     for model in (imputed, xgb_pipe):
         exported = export_onnx(model, N)
-        assert parity(model, load_onnx_session(exported.model_bytes), test) <= PARITY_ATOL
+        assert parity(model, load_onnx_session(exported.model_bytes), test, F) <= PARITY_ATOL
 
 
 def test_xgboost_trained_on_named_columns_exports(split):
     from xgboost import XGBClassifier
 
     train, test = split
-    frame = train[list(FEATURE_COLUMNS)].astype(np.float32)
+    frame = train[list(F)].astype(np.float32)
     model = XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1).fit(frame, train["label"])
     assert model.get_booster().feature_names is not None
     exported = export_onnx(model, N)
     assert model.get_booster().feature_names is not None, "the caller's model is not modified"
     scorer = load_onnx_session(exported.model_bytes)
-    native = model.predict_proba(test[list(FEATURE_COLUMNS)].astype(np.float32))[:, 1]
-    assert np.max(np.abs(scorer.predict_proba(feature_matrix(test)) - native)) <= PARITY_ATOL
+    native = model.predict_proba(test[list(F)].astype(np.float32))[:, 1]
+    assert np.max(np.abs(scorer.predict_proba(feature_matrix(test, F)) - native)) <= PARITY_ATOL
 
 
 def test_hist_gradient_boosting_with_categorical_features_is_refused(split):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     train = split[0]
-    X = feature_matrix(train)
+    X = feature_matrix(train, F)
     X[:, -1] = np.nan_to_num(X[:, -1])  # plan_tier as a category code 0/1/2
     model = HistGradientBoostingClassifier(
         max_iter=10, categorical_features=[N - 1], random_state=0
@@ -182,11 +182,11 @@ def test_unfitted_or_non_binary_models_are_refused(split):
         export_onnx(HistGradientBoostingClassifier(), N)
     train = split[0]
     three = train.assign(label=train["label"].to_numpy() + (train.index % 5 == 0))
-    model = HistGradientBoostingClassifier(max_iter=5).fit(feature_matrix(three), three["label"])
+    model = HistGradientBoostingClassifier(max_iter=5).fit(feature_matrix(three, F), three["label"])
     with pytest.raises(UnsupportedModelError, match="binary"):
         export_onnx(model, N)
     with pytest.raises(ValueError, match="fitted on 11 features"):
-        export_onnx(train_candidate("xgboost", XGBoostParams(n_estimators=5), train), 12)
+        export_onnx(train_candidate("xgboost", XGBoostParams(n_estimators=5), train, F), 12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_unfitted_or_non_binary_models_are_refused(split):
 
 def test_latency_profile_and_predict_proba(split, exports):
     scorer = load_onnx_session(exports["xgboost"].model_bytes)
-    profile = latency_profile(scorer, split[1], single_row_iters=200, batch_rows=2_000)
+    profile = latency_profile(scorer, split[1], single_row_iters=200, batch_rows=2_000, features=F)
     assert set(profile) >= {
         "single_row_p50_us",
         "single_row_p99_us",
@@ -204,7 +204,7 @@ def test_latency_profile_and_predict_proba(split, exports):
     }
     assert 0 < profile["single_row_p50_us"] <= profile["single_row_p99_us"]
     assert profile["batch_rows"] == 2_000 and profile["batch_rows_per_s"] > 0
-    one = scorer.predict_proba(feature_matrix(split[1])[0])
+    one = scorer.predict_proba(feature_matrix(split[1], F)[0])
     assert one.shape == (1,)
     with pytest.raises(ValueError, match="shape"):
         scorer.predict_proba(np.zeros((2, N + 1), dtype=np.float32))
@@ -415,7 +415,7 @@ sys.addaudithook(_audit)  # audit hooks cannot be removed; this one only records
 def test_loading_and_scoring_never_unpickle(tmp_path, monkeypatch, split, exports):
     path = tmp_path / "model.onnx"
     path.write_bytes(exports["xgboost"].model_bytes)
-    rows = feature_matrix(split[1])
+    rows = feature_matrix(split[1], F)
 
     def refuse(*args, **kwargs):
         raise AssertionError("unpickling during ONNX loading or scoring")
@@ -432,7 +432,9 @@ def test_loading_and_scoring_never_unpickle(tmp_path, monkeypatch, split, export
     try:
         scorer = load_onnx_session(path)
         scores = scorer.predict_proba(rows)
-        latency_profile(scorer, rows, single_row_iters=50, batch_rows=500, batch_repeats=1)
+        latency_profile(
+            scorer, rows, single_row_iters=50, batch_rows=500, batch_repeats=1, features=F
+        )
     finally:
         _ARMED.clear()
     assert scores.shape == (len(rows),)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from mlops_assets.core.promotion import DEFAULT_FLOOR, DEFAULT_TOLERANCE, GateDecision, decide
-from mlops_assets.core.training import evaluate, synthetic_training_set, time_split, train_candidate
+from mlops_assets.core.training import evaluate, time_split, train_candidate
+from tests.synthetic import SYNTHETIC_FEATURES as F
+from tests.synthetic import synthetic_training_set
 
 
 def test_defaults_match_design():
@@ -116,14 +118,14 @@ def test_markdown_and_metadata():
 def test_gate_on_real_models_fails_shuffled_labels_and_passes_a_real_model():
     data = synthetic_training_set(8_000, seed=11)
     train, test = time_split(data)
-    real = train_candidate("xgboost", None, train)
+    real = train_candidate("xgboost", None, train, F)
     shuffled_train = train.assign(
         label=np.random.default_rng(0).permutation(train["label"].to_numpy())
     )
-    noise = train_candidate("xgboost", None, shuffled_train)
+    noise = train_candidate("xgboost", None, shuffled_train, F)
 
-    real_auc_pr = evaluate(real, test)["auc_pr"]
-    noise_auc_pr = evaluate(noise, test)["auc_pr"]
+    real_auc_pr = evaluate(real, test, F)["auc_pr"]
+    noise_auc_pr = evaluate(noise, test, F)["auc_pr"]
 
     first = decide(real_auc_pr, None)
     assert first.passed, first.reasons

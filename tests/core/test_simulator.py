@@ -23,7 +23,6 @@ from mlops_assets.core.schemas import (
     CHANNELS,
     CHURN_LABELS,
     CUSTOMERS,
-    FEATURE_COLUMNS,
     SOURCES,
     SUPPORT_TICKETS,
     TRANSACTIONS,
@@ -37,6 +36,7 @@ from mlops_assets.core.simulator import (
     simulate,
 )
 from tests.core.features_reference import compute_features, labelled_features, load_landing
+from tests.feature_columns import FEATURE_COLUMNS
 
 SMALL = SimulationConfig(customers=800, days=60)
 TINY = SimulationConfig(customers=300, days=35)

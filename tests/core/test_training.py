@@ -17,7 +17,6 @@ from sklearn.metrics import (
 )
 
 from mlops_assets.core import training
-from mlops_assets.core.schemas import FEATURE_COLUMNS
 from mlops_assets.core.training import (
     SklearnParams,
     XGBoostParams,
@@ -28,10 +27,11 @@ from mlops_assets.core.training import (
     feature_matrix,
     metrics_from_predictions,
     predict_proba_positive,
-    synthetic_training_set,
     time_split,
     train_candidate,
 )
+from tests.synthetic import SYNTHETIC_FEATURES as F
+from tests.synthetic import synthetic_training_set
 
 SMALL = {"sklearn": SklearnParams(max_iter=40), "xgboost": XGBoostParams(n_estimators=40)}
 
@@ -109,15 +109,19 @@ def test_time_split_rejects_null_times(data):
 @pytest.mark.parametrize("kind", ["sklearn", "xgboost"])
 def test_training_is_deterministic(split, kind):
     train, test = split
-    first = predict_proba_positive(train_candidate(kind, SMALL[kind], train, seed=7), test)
-    second = predict_proba_positive(train_candidate(kind, SMALL[kind], train, seed=7), test)
+    first = predict_proba_positive(train_candidate(kind, SMALL[kind], train, F, seed=7), test, F)
+    second = predict_proba_positive(train_candidate(kind, SMALL[kind], train, F, seed=7), test, F)
     np.testing.assert_array_equal(first, second)
 
 
 def test_xgboost_seed_matters(split):
     train, test = split
-    a = predict_proba_positive(train_candidate("xgboost", SMALL["xgboost"], train, seed=1), test)
-    b = predict_proba_positive(train_candidate("xgboost", SMALL["xgboost"], train, seed=2), test)
+    a = predict_proba_positive(
+        train_candidate("xgboost", SMALL["xgboost"], train, F, seed=1), test, F
+    )
+    b = predict_proba_positive(
+        train_candidate("xgboost", SMALL["xgboost"], train, F, seed=2), test, F
+    )
     assert not np.array_equal(a, b), "subsample/colsample must follow the seed"
 
 
@@ -137,31 +141,31 @@ def test_default_params_and_estimators():
 
 def test_params_must_match_kind(split):
     with pytest.raises(TypeError, match="XGBoostParams"):
-        train_candidate("xgboost", SklearnParams(), split[0])
+        train_candidate("xgboost", SklearnParams(), split[0], F)
     with pytest.raises(ValueError, match="unknown model kind"):
-        train_candidate("lightgbm", None, split[0])  # type: ignore[arg-type]
+        train_candidate("lightgbm", None, split[0], F)  # type: ignore[arg-type]
 
 
 def test_training_rejects_bad_labels(split):
     train = split[0]
     with pytest.raises(ValueError, match="single class"):
-        train_candidate("xgboost", SMALL["xgboost"], train.assign(label=0))
+        train_candidate("xgboost", SMALL["xgboost"], train.assign(label=0), F)
     with pytest.raises(ValueError, match="0/1"):
-        train_candidate("xgboost", SMALL["xgboost"], train.assign(label=2))
+        train_candidate("xgboost", SMALL["xgboost"], train.assign(label=2), F)
 
 
 def test_feature_matrix_contract(data):
     frame = data.copy()
     frame["tenure_days"] = frame["tenure_days"].astype("Float64")
     frame.loc[frame.index[0], "tenure_days"] = pd.NA
-    matrix = feature_matrix(frame)
+    matrix = feature_matrix(frame, F)
     assert matrix.dtype == np.float32 and matrix.flags.c_contiguous
-    assert matrix.shape == (len(frame), len(FEATURE_COLUMNS))
-    assert math.isnan(matrix[0, FEATURE_COLUMNS.index("tenure_days")])
+    assert matrix.shape == (len(frame), len(F))
+    assert math.isnan(matrix[0, F.index("tenure_days")])
     with pytest.raises(ValueError, match="missing from the frame"):
-        feature_matrix(frame.drop(columns=["plan_tier"]))
+        feature_matrix(frame.drop(columns=["plan_tier"]), F)
     with pytest.raises(ValueError, match="11 feature columns"):
-        feature_matrix(np.zeros((3, 4)))
+        feature_matrix(np.zeros((3, 4)), F)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,14 +174,14 @@ def test_feature_matrix_contract(data):
 
 @pytest.fixture(scope="module")
 def xgb_model(split):
-    return train_candidate("xgboost", None, split[0])
+    return train_candidate("xgboost", None, split[0], F)
 
 
 def test_metrics_equal_sklearn_functions(split, xgb_model):
     test = split[1]
-    metrics = evaluate(xgb_model, test)
+    metrics = evaluate(xgb_model, test, F)
     y = test["label"].to_numpy()
-    p = xgb_model.predict_proba(feature_matrix(test))[:, 1].astype(np.float64)
+    p = xgb_model.predict_proba(feature_matrix(test, F))[:, 1].astype(np.float64)
     assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert metrics["auc_pr"] == pytest.approx(average_precision_score(y, p), abs=1e-12)
     assert metrics["log_loss"] == pytest.approx(log_loss(y, p), abs=1e-9)

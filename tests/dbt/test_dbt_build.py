@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 from mlops_assets.core import ingest
-from mlops_assets.core.schemas import FEATURE_COLUMNS, SOURCES
+from mlops_assets.core.schemas import SOURCES
 from mlops_assets.core.simulator import SimulationConfig, simulate
 from tests.core.features_reference import compute_features, load_landing
+from tests.feature_columns import FEATURE_COLUMNS
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 START = dt.date(2026, 1, 1)

@@ -1,5 +1,6 @@
-"""Sensors and schedules tick without errors on a real instance, before and after data lands,
-and the landing sensor is idempotent (same cursor → same run keys)."""
+"""Sensors and schedules tick without errors on a real instance, before and after data lands;
+the landing sensor and each model's scoring sensor are idempotent (same cursor → same run
+keys)."""
 
 import dagster as dg
 import pytest
@@ -49,9 +50,41 @@ def test_landing_sensor_requests_each_new_day_once(defs, data_home, instance) ->
 def test_schedules_build_runs_for_a_tick(defs) -> None:
     import datetime as dt
 
-    for schedule in defs.schedules:
+    for unresolved in defs.schedules:
+        schedule = defs.resolve_schedule_def(unresolved.name)  # partitioned ones resolve here
         context = dg.build_schedule_context(
             scheduled_execution_time=dt.datetime(2026, 1, 12, 4, tzinfo=dt.UTC)
         )
         result = schedule.evaluate_tick(context)
         assert result.run_requests, schedule.name
+
+
+def _data_day(instance, i: int) -> None:
+    """The shared data layer finished day i (what a daily_job run leaves in the instance)."""
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="online_features", partition=day(i))
+    )
+
+
+def test_model_scoring_sensor_follows_the_data_layer_day_by_day(defs, instance) -> None:
+    name = "churn_scoring_sensor"
+    assert _tick(defs, name, instance).skip_message  # no data day yet
+    for i in range(3):
+        _data_day(instance, i)
+    first = _tick(defs, name, instance)
+    assert [(r.run_key, r.job_name, r.partition_key) for r in first.run_requests] == [
+        (f"churn:scoring:{day(i)}", "churn_scoring_job", day(i)) for i in range(3)
+    ]
+    assert all(r.tags["mlops/trigger"] == "new_data" for r in first.run_requests)
+    assert first.cursor == day(2)
+    again = _tick(defs, name, instance)  # a restart without the cursor asks for the same keys
+    assert [r.run_key for r in again.run_requests] == [r.run_key for r in first.run_requests]
+    assert not _tick(defs, name, instance, cursor=first.cursor).run_requests
+
+    # day 31 lands: it is scored, and day 1's labels (30-day delay, from the YAML) are in
+    _data_day(instance, 31)
+    later = _tick(defs, name, instance, cursor=first.cursor)
+    assert [(r.run_key, r.job_name, r.partition_key) for r in later.run_requests] == [
+        (f"churn:scoring:{day(31)}", "churn_scoring_job", day(31)),
+        (f"churn:performance:{day(1)}", "churn_performance_job", day(1)),
+    ]

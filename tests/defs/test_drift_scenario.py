@@ -7,11 +7,12 @@ home and a real persistent Dagster instance (no mocks):
    first model trained on the labels known on day 59;
 2. days 60.. land one folder at a time; after each, the sensors tick against the instance
    with the cursor kept between ticks, and every RunRequest is launched as a run of its job
-   (run_key de-duplicated like the daemon does) — daily runs, delayed-label performance runs
-   and the retraining the drift sensor asks for;
+   (run_key de-duplicated like the daemon does) — the shared data layer's daily runs (landing
+   sensor), then the churn model's scoring and delayed-label performance runs (its scoring
+   sensor, which follows the data layer), and the retraining its drift sensor asks for;
 3. once the retraining has run, the remaining days up to day 75 are processed as one range
-   run of daily_job's assets and the drift sensor ticks again, then once more after a
-   "restart" that reloads its cursor from JSON.
+   run of the data layer and one of the model's scoring, and the drift sensor ticks again,
+   then once more after a "restart" that reloads its cursor from JSON.
 
 Everything is observed in one module-scoped fixture; the tests below only read what it saw.
 """
@@ -30,6 +31,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.components.model_pipeline.spec import MODELS_DIR, load_spec
 from mlops_assets.core import monitoring, registry
 from mlops_assets.core.simulator import DriftSpec, SimulationConfig, simulate
 from mlops_assets.defs.automation.sensors import TRIGGER_TAG
@@ -45,9 +47,12 @@ SIM_DAYS = 90
 LAST_PROGRESSIVE_DAY = 66  # landed one by one at most up to here
 LAST_DAY = 75  # then the rest up to here as one range run
 
+MODEL = "churn"
+SPEC = load_spec(MODELS_DIR / MODEL / "defs.yaml")
 LANDING = "landing_zone_sensor"
-DRIFT_SENSOR = "retrain_on_drift_sensor"
-NEW_DATA_SENSOR = "retrain_on_new_data_sensor"
+SCORING = f"{MODEL}_scoring_sensor"
+DRIFT_SENSOR = f"{MODEL}_retrain_on_drift_sensor"
+NEW_DATA_SENSOR = f"{MODEL}_retrain_on_new_data_sensor"
 
 
 def day(i: int) -> str:
@@ -117,7 +122,9 @@ class Observed:
     backfill_ok: dict[str, bool] = field(default_factory=dict)
     first_landing_tick: object = None  # the sensors' first ticks, right after the backfill
     first_drift_tick: object = None
+    first_scoring_tick: object = None
     landing_keys_twice: tuple[list[str], list[str]] = ([], [])
+    scoring_keys_twice: tuple[list[str], list[str]] = ([], [])
     launched: list[tuple[str, str, str, bool]] = field(default_factory=list)  # sensor, key, job, ok
     duplicates_skipped: list[str] = field(default_factory=list)
     retrain_requests: list[tuple[str, str, dict]] = field(default_factory=list)  # tick day, key
@@ -166,6 +173,8 @@ def _drive(o: Observed, root: Path) -> None:
     from mlops_assets.defs.automation.jobs import DAILY_SELECTION
     from mlops_assets.runner import PHASES, run_selection
 
+    scoring_selection = dict((name, sel) for name, sel, _ in PHASES)["scores and drift"]
+
     stage = root / "stage"  # the simulator writes here; days "land" by a folder rename
     landing = o.settings.landing_dir
     landing.mkdir(parents=True)
@@ -190,7 +199,7 @@ def _drive(o: Observed, root: Path) -> None:
     # 1. backfill days 0..59, one single run per phase, like `mlops-assets materialize`
     spans = {True: (day(0), day(DRIFT_DAY - 1)), "labelled": (day(0), day(DRIFT_DAY - 31))}
     models_config = {
-        "ops": {"training_set": {"config": {"label_arrived_until": day(DRIFT_DAY - 1)}}}
+        "ops": {f"{MODEL}__training_set": {"config": {"label_arrived_until": day(DRIFT_DAY - 1)}}}
     }
     for name, selection, which in PHASES:
         with _timed(o, f"backfill {name}"):
@@ -207,6 +216,7 @@ def _drive(o: Observed, root: Path) -> None:
     # the sensors are switched on after the manual backfill: their first ticks
     daemon = Daemon(o.defs, o.instance, root / "sensor_cursors.json")
     o.first_landing_tick = daemon.tick(LANDING)  # the backfilled days are not new
+    o.first_scoring_tick = daemon.tick(SCORING)  # nor for the model: they are scored
     o.first_drift_tick = daemon.tick(DRIFT_SENSOR)
     daemon.tick(NEW_DATA_SENSOR)  # sets its baseline
 
@@ -233,6 +243,14 @@ def _drive(o: Observed, root: Path) -> None:
                     [r.run_key for r in again.run_requests],
                 )
             launch_all(LANDING, daemon.tick(LANDING))
+            if i == DRIFT_DAY:  # the model follows the data layer: same cursor, same answer
+                first = daemon.evaluate(SCORING, daemon.cursors[SCORING])
+                again = daemon.evaluate(SCORING, daemon.cursors[SCORING])
+                o.scoring_keys_twice = (
+                    [r.run_key for r in first.run_requests],
+                    [r.run_key for r in again.run_requests],
+                )
+            launch_all(SCORING, daemon.tick(SCORING))
             before = daemon.cursors.get(DRIFT_SENSOR)
             data = daemon.tick(DRIFT_SENSOR)
             for r in data.run_requests or []:
@@ -257,13 +275,16 @@ def _drive(o: Observed, root: Path) -> None:
     for i in range(o.last_progressive_day + 1, LAST_DAY + 1):
         land(i)
     with _timed(o, f"range run {rest[0]}..{rest[1]}"):
-        o.range_run_ok = run_selection(
-            o.defs,
-            DAILY_SELECTION,
-            instance=o.instance,
-            partition_range=rest,
-            tags={"mlops/trigger": "manual"},
-        ).success
+        o.range_run_ok = all(
+            run_selection(
+                o.defs,
+                selection,
+                instance=o.instance,
+                partition_range=rest,
+                tags={"mlops/trigger": "manual"},
+            ).success
+            for selection in (DAILY_SELECTION, scoring_selection)
+        )
     o.after_range_tick = daemon.tick(DRIFT_SENSOR)
     launch_all(DRIFT_SENSOR, o.after_range_tick)
 
@@ -276,12 +297,12 @@ def _drive(o: Observed, root: Path) -> None:
 
 
 def summaries(o: Observed) -> dict[int, monitoring.DaySummary]:
-    folder = o.settings.monitoring_days_dir
-    return {index(s.day): s for s in monitoring.read_summaries(folder)}
+    store = monitoring.SummaryStore(o.settings.home_path / "monitoring" / MODEL / "days")
+    return {index(s.day): s for s in store.read()}
 
 
 def min_drifted(o: Observed) -> int:
-    return o.defs.resources["settings"].retrain_min_drifted_features
+    return SPEC.retraining.min_drifted_features
 
 
 def drifted_days(o: Observed) -> list[int]:
@@ -300,7 +321,7 @@ def drift_table(o: Observed) -> str:
 
 
 def drift_triggers(o: Observed) -> list[str]:
-    return [key for _, key, _ in o.retrain_requests if key.startswith("retrain:drift:")]
+    return [key for _, key, _ in o.retrain_requests if key.startswith(f"{MODEL}:retrain:drift:")]
 
 
 def mlflow(o: Observed):
@@ -346,8 +367,8 @@ def test_exactly_one_retraining_for_the_drift_episode(scenario: Observed) -> Non
     triggers = drift_triggers(scenario)
     assert len(triggers) == 1, (triggers, drift_table(scenario))
     first = drifted_days(scenario)[0]
-    policy_days = scenario.defs.resources["settings"].retrain_consecutive_days
-    assert triggers == [f"retrain:drift:{day(first + policy_days - 1)}"]
+    policy_days = SPEC.retraining.consecutive_days
+    assert triggers == [f"{MODEL}:retrain:drift:{day(first + policy_days - 1)}"]
     tick_day, _, tags = scenario.retrain_requests[0]
     assert tick_day == day(first + policy_days - 1)  # requested on the tick that saw it
     assert tags[TRIGGER_TAG] == "drift"
@@ -356,7 +377,7 @@ def test_exactly_one_retraining_for_the_drift_episode(scenario: Observed) -> Non
     assert not scenario.after_range_tick.run_requests
     assert scenario.cursor_after.in_episode
     assert scenario.cursor_after.last_day == day(LAST_DAY)
-    assert [k for _, k, _, _ in scenario.launched if k.startswith("retrain:")] == triggers
+    assert [k for _, k, _, _ in scenario.launched if k.startswith(f"{MODEL}:retrain:")] == triggers
 
 
 def test_a_restarted_sensor_does_not_ask_again(scenario: Observed) -> None:
@@ -368,26 +389,41 @@ def test_a_restarted_sensor_does_not_ask_again(scenario: Observed) -> None:
     assert not scenario.new_data_requests  # too few new label days for that sensor
 
 
-def test_landing_sensor_is_idempotent_and_drives_daily_and_performance_runs(
+def test_landing_and_scoring_sensors_are_idempotent_and_drive_daily_and_performance_runs(
     scenario: Observed,
 ) -> None:
     first = scenario.first_landing_tick  # after the backfill: nothing new, cursor set
     assert not first.run_requests, [r.run_key for r in first.run_requests]
     assert first.cursor == day(DRIFT_DAY - 1)
+    first = scenario.first_scoring_tick
+    assert not first.run_requests, [r.run_key for r in first.run_requests]
+    assert first.cursor == day(DRIFT_DAY - 1)
     once, twice = scenario.landing_keys_twice
-    assert once == twice == [f"landing:{day(DRIFT_DAY)}", f"performance:{day(DRIFT_DAY - 30)}"]
-    landing_runs = [(k, job, ok) for s, k, job, ok in scenario.launched if s == LANDING]
+    assert once == twice == [f"landing:{day(DRIFT_DAY)}"]
+    delay = SPEC.labels.delay_days
+    once, twice = scenario.scoring_keys_twice
+    assert (
+        once
+        == twice
+        == [
+            f"{MODEL}:scoring:{day(DRIFT_DAY)}",
+            f"{MODEL}:performance:{day(DRIFT_DAY - delay)}",
+        ]
+    )
+    runs = [(k, job, ok) for s, k, job, ok in scenario.launched if s in (LANDING, SCORING)]
     expected = []
     for i in range(DRIFT_DAY, scenario.last_progressive_day + 1):
         expected += [
             (f"landing:{day(i)}", "daily_job"),
-            (f"performance:{day(i - 30)}", "performance_job"),
+            (f"{MODEL}:scoring:{day(i)}", f"{MODEL}_scoring_job"),
+            (f"{MODEL}:performance:{day(i - delay)}", f"{MODEL}_performance_job"),
         ]
-    assert [(k, job) for k, job, _ in landing_runs] == expected
-    assert all(ok for *_, ok in landing_runs), landing_runs
+    assert [(k, job) for k, job, _ in runs] == expected
+    assert all(ok for *_, ok in runs), runs
     days = summaries(scenario)
     assert all(
-        days[i - 30].auc_pr is not None for i in range(DRIFT_DAY, scenario.last_progressive_day + 1)
+        days[i - delay].auc_pr is not None
+        for i in range(DRIFT_DAY, scenario.last_progressive_day + 1)
     )
     assert scenario.range_run_ok
 
@@ -396,12 +432,12 @@ def test_the_retraining_run_registers_gates_and_exports_a_new_version(scenario: 
     result = scenario.retrain_result
     assert result is not None, "no retraining was launched"
     run = result.dagster_run
-    assert run.job_name == "retrain_job"
+    assert run.job_name == f"{MODEL}_retrain_job"
     assert run.tags[TRIGGER_TAG] == "drift"
     assert run.tags["dagster/run_key"] == drift_triggers(scenario)[0]
 
-    reg = mlflow(scenario)
-    versions = registry.versions(reg.tracking_uri, reg.model_name)
+    reg = mlflow(scenario).model(MODEL)
+    versions = registry.versions(reg.tracking_uri, MODEL)
     assert [v["version"] for v in versions] == ["2", "1"]
     new = versions[0]
     assert new["tags"]["trigger"] == "drift"
@@ -422,7 +458,7 @@ def test_the_retraining_run_registers_gates_and_exports_a_new_version(scenario: 
     if passed:
         assert result.success
         assert champion == "2"
-        assert exported["churn_onnx"]["version"].value == "2"
+        assert exported[f"{MODEL}/onnx"]["version"].value == "2"
         assert registry.has_onnx(reg.tracking_uri, new["run_id"])
         after = [
             s for i, s in summaries(scenario).items() if i > index(run.tags["mlops/trigger_day"])
@@ -430,11 +466,11 @@ def test_the_retraining_run_registers_gates_and_exports_a_new_version(scenario: 
         assert after and {s.model_version for s in after} == {"2"}  # scored by the new champion
     else:
         assert champion == "1"
-        assert "churn_onnx" not in exported
+        assert f"{MODEL}/onnx" not in exported
 
 
 def test_retraining_history_lists_the_drift_version(scenario: Observed) -> None:
-    path = scenario.settings.home_path / "monitoring" / "retraining_history.parquet"
+    path = scenario.settings.home_path / "monitoring" / MODEL / "retraining_history.parquet"
     history = pd.read_parquet(path).set_index("version")
     assert "2" in history.index, history
     row = history.loc["2"]
@@ -446,6 +482,8 @@ def test_retraining_history_lists_the_drift_version(scenario: Observed) -> None:
 
 def test_runs_are_recorded_in_the_persistent_instance(scenario: Observed) -> None:
     runs = scenario.instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": LANDING}))
-    assert len(runs) == 2 * (scenario.last_progressive_day - DRIFT_DAY + 1)
+    assert len(runs) == scenario.last_progressive_day - DRIFT_DAY + 1
+    scored = scenario.instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": SCORING}))
+    assert len(scored) == 2 * (scenario.last_progressive_day - DRIFT_DAY + 1)
     storage = Path(scenario.instance.root_directory)
     assert (storage / "storage").is_dir() and storage.name == "dagster"

@@ -1,9 +1,10 @@
-"""The model lifecycle on the real Dagster graph: candidates → challenger → approval gate →
+"""The model lifecycle on the real Dagster graph — the `churn/...` assets the model-pipeline
+component builds from `defs/models/churn/defs.yaml`: candidates → challenger → approval gate →
 champion → ONNX export, then rollback, in one temp data home (DESIGN §5).
 
-Feast is bypassed: the module fixture writes the training set parquet itself
-(`training_set_path`) and runs the real training/export selection in-process three times, as a
-lifecycle scenario:
+Feast is bypassed: the module fixture writes the training set parquet itself, with the model
+inputs it records (`core.model_inputs.save_training_set`), and runs the real training/export
+selection in-process three times, as a lifecycle scenario:
 
 1. a first good training set (no champion yet: the floor alone decides);
 2. the same features with SHUFFLED labels (the gate must fail and block promotion + export);
@@ -34,33 +35,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.core import registry, training
+from mlops_assets.components.model_pipeline.common import training_set_path
+from mlops_assets.components.model_pipeline.spec import MODELS_DIR, load_spec
+from mlops_assets.core import model_inputs, registry, training
+from mlops_assets.core.evaluation import published_onnx_path, served_onnx_path
 from mlops_assets.core.onnx_runtime import load_onnx_session
-from mlops_assets.defs.training.assets import training_set_path
 from mlops_assets.settings import Settings
+from tests.synthetic import SYNTHETIC_INPUTS, synthetic_training_set
 
 N_ROWS = 4_000
 SEED_FIRST, SEED_SECOND = 3, 4
 MODEL = "churn"
+FEATURES = SYNTHETIC_INPUTS.features
 SELECTION = {
-    dg.AssetKey(k)
+    dg.AssetKey([MODEL, k])
     for k in (
         "candidate_sklearn",
         "candidate_xgboost",
-        "churn_challenger",  # + its blocking approval_gate check
-        "churn_champion",
-        "churn_onnx",  # + its blocking onnx_parity check
+        "challenger",  # + its blocking approval_gate check
+        "champion",
+        "onnx",  # + its blocking onnx_parity check
     )
 }
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SMALL = {
-    "candidate_sklearn": {"config": {"max_iter": 50}},
-    "candidate_xgboost": {"config": {"n_estimators": 50}},
+    "churn__candidate_sklearn": {"config": {"max_iter": 50}},
+    "churn__candidate_xgboost": {"config": {"n_estimators": 50}},
 }
 # step 3: a deliberately weak XGBoost (AUC-PR ~0.67), so the scikit-learn candidate wins
 WEAK_XGBOOST = {
-    "candidate_sklearn": {"config": {"max_iter": 50}},
-    "candidate_xgboost": {"config": {"n_estimators": 5, "max_depth": 2}},
+    "churn__candidate_sklearn": {"config": {"max_iter": 50}},
+    "churn__candidate_xgboost": {"config": {"n_estimators": 5, "max_depth": 2}},
 }
 
 
@@ -79,7 +84,7 @@ class Step:
         found = [
             e.materialization
             for e in self.result.get_asset_materialization_events()
-            if e.asset_key == dg.AssetKey(key)
+            if e.asset_key == dg.AssetKey.from_user_string(key)
         ]
         assert len(found) <= 1
         return found[0] if found else None
@@ -101,6 +106,7 @@ class Lifecycle:
     defs: dg.Definitions
     instance: dg.DagsterInstance
     cwd: Path
+    spec: Any = None  # the churn YAML, as the component read it
     leaked_tracking_uri: str | None = None
     steps: dict[str, Step] = field(default_factory=dict)
 
@@ -117,9 +123,8 @@ class Lifecycle:
     def train(
         self, name: str, frame: pd.DataFrame, ops: dict, tags: dict[str, str] | None = None
     ) -> Step:
-        path = training_set_path(self.settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path)
+        path = training_set_path(self.settings.home_path, self.spec)
+        model_inputs.save_training_set(frame, SYNTHETIC_INPUTS, path)
         copy = self.settings.home_path / "sets" / f"{name}.parquet"
         copy.parent.mkdir(exist_ok=True)
         shutil.copyfile(path, copy)
@@ -145,19 +150,19 @@ class Lifecycle:
 
     def export(self) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection={dg.AssetKey("churn_onnx")}
+            asset_selection={dg.AssetKey([MODEL, "onnx"])}
         )
         return job.execute_in_process(
             instance=self.instance, run_config=QUIET, raise_on_error=False
         )
 
     def rollback(self, version: str, reason: str, requested_by: str):
-        return self.defs.resolve_job_def("rollback_job").execute_in_process(
+        return self.defs.resolve_job_def("churn_rollback_job").execute_in_process(
             instance=self.instance,
             run_config={
                 **QUIET,
                 "ops": {
-                    "rollback_champion": {
+                    "churn_rollback_champion": {
                         "config": {
                             "version": version,
                             "reason": reason,
@@ -196,13 +201,14 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
             defs=load(),
             instance=dg.DagsterInstance.ephemeral(),
             cwd=Path.cwd(),
+            spec=load_spec(MODELS_DIR / MODEL / "defs.yaml"),
         )
-        first = training.synthetic_training_set(N_ROWS, seed=SEED_FIRST)
+        first = synthetic_training_set(N_ROWS, seed=SEED_FIRST)
         state.train("first", first, SMALL)
         state.train("shuffled", shuffled_labels(first), SMALL)
         state.train(
             "promotion",
-            training.synthetic_training_set(N_ROWS, seed=SEED_SECOND),
+            synthetic_training_set(N_ROWS, seed=SEED_SECOND),
             WEAK_XGBOOST,
             tags={"mlops/trigger": "new_data"},
         )
@@ -222,7 +228,7 @@ def onnx_auc_pr(state: Lifecycle, version: str, training_set: Path) -> float:
     _, test = training.time_split(
         pd.read_parquet(training_set), test_fraction=float(info["params"]["test_fraction"])
     )
-    probs = scorer.predict_proba(training.feature_matrix(test))
+    probs = scorer.predict_proba(training.feature_matrix(test, FEATURES))
     return training.metrics_from_predictions(test[training.LABEL_COLUMN].to_numpy(), probs)[
         "auc_pr"
     ]
@@ -240,7 +246,7 @@ def window(frame: pd.DataFrame) -> str:
 def test_first_model_passes_on_the_floor_alone_and_is_exported(lifecycle: Lifecycle) -> None:
     step = lifecycle.steps["first"]
     assert step.result.success
-    version = step.meta("churn_challenger")["version"]
+    version = step.meta("churn/challenger")["version"]
     assert version == "1"
 
     gate = step.check("approval_gate")
@@ -249,8 +255,8 @@ def test_first_model_passes_on_the_floor_alone_and_is_exported(lifecycle: Lifecy
     gate_meta = {k: v.value for k, v in gate.metadata.items()}
     assert gate_meta["challenger_version"] == version
     assert gate_meta["champion_version"] == "none"
-    assert gate_meta["champion_auc_pr"] == "n/a"
-    assert gate_meta["challenger_auc_pr"] >= gate_meta["floor"] == 0.72
+    assert gate_meta["champion_value"] == "n/a"
+    assert gate_meta["challenger_value"] >= gate_meta["floor"] == 0.72
 
     # promoted: champion alias, gate result and promotion recorded on the version's tags
     assert step.champion == step.challenger == version
@@ -259,10 +265,10 @@ def test_first_model_passes_on_the_floor_alone_and_is_exported(lifecycle: Lifecy
     assert tags["gate_reasons"] == gate.description
     assert tags["gate_champion_version"] == "none"
     assert tags["champion_previous"] == "none"
-    assert step.meta("churn_champion")["previous_version"] == "none"
+    assert step.meta("churn/champion")["previous_version"] == "none"
 
     # exported, parity passed on >= 1,000 rows, published to the version's run
-    onnx = step.meta("churn_onnx")
+    onnx = step.meta("churn/onnx")
     assert onnx["version"] == version
     assert onnx["model_kind"] == tags["model_kind"] == "xgboost"
     parity = step.check("onnx_parity")
@@ -275,11 +281,11 @@ def test_first_model_passes_on_the_floor_alone_and_is_exported(lifecycle: Lifecy
 
     # the model card is in each candidate's metadata (and logged to its run)
     for kind in ("sklearn", "xgboost"):
-        card = step.meta(f"candidate_{kind}")["model_card"]
+        card = step.meta(f"churn/candidate_{kind}")["model_card"]
         assert card.startswith(f"# {MODEL} ({kind})")
         assert "## Held-out metrics (time split)" in card
         assert "## Calibration" in card
-        assert step.meta(f"candidate_{kind}")["training_set_fingerprint"] in card
+        assert step.meta(f"churn/candidate_{kind}")["training_set_fingerprint"] in card
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,7 +297,7 @@ def test_shuffled_labels_fail_the_gate_and_block_promotion_and_export(
 ) -> None:
     first, step = lifecycle.steps["first"], lifecycle.steps["shuffled"]
     assert not step.result.success
-    version = step.meta("churn_challenger")["version"]
+    version = step.meta("churn/challenger")["version"]
     assert version == "2"
     assert step.challenger == version  # registered and aliased challenger
 
@@ -301,16 +307,16 @@ def test_shuffled_labels_fail_the_gate_and_block_promotion_and_export(
     gate_meta = {k: v.value for k, v in gate.metadata.items()}
     assert gate_meta["challenger_version"] == version
     assert gate_meta["champion_version"] == first.champion
-    assert gate_meta["challenger_auc_pr"] < 0.5  # shuffled labels carry no signal
+    assert gate_meta["challenger_value"] < 0.5  # shuffled labels carry no signal
     assert step.tags[version]["gate_passed"] == "false"
     assert step.tags[version]["gate_reasons"] == gate.description
 
     # blocked: neither champion nor ONNX materialized; nothing was promoted or exported
-    assert step.materialization("churn_champion") is None
-    assert step.materialization("churn_onnx") is None
-    assert step.result.get_failed_step_keys() == {"churn_challenger_approval_gate"}
+    assert step.materialization("churn/champion") is None
+    assert step.materialization("churn/onnx") is None
+    assert step.result.get_failed_step_keys() == {"churn__challenger_approval_gate"}
     ran = {e.step_key for e in step.result.all_events if e.event_type_value == "STEP_START"}
-    assert not ran & {"churn_champion", "churn_onnx"}
+    assert not ran & {"churn__champion", "churn__onnx"}
     assert step.champion == first.champion == "1"
     assert "champion_since" not in step.tags[version]
     assert not registry.has_onnx(lifecycle.uri, lifecycle.version(version)["run_id"])
@@ -323,14 +329,14 @@ def test_shuffled_labels_fail_the_gate_and_block_promotion_and_export(
 def test_promotion_compares_with_the_champion_on_the_same_window(lifecycle: Lifecycle) -> None:
     before, step = lifecycle.steps["shuffled"], lifecycle.steps["promotion"]
     assert step.result.success
-    version = step.meta("churn_challenger")["version"]
+    version = step.meta("churn/challenger")["version"]
     assert version == "3"
 
     gate = step.check("approval_gate")
     assert gate.passed
     gate_meta = {k: v.value for k, v in gate.metadata.items()}
     assert gate_meta["champion_version"] == before.champion == "1"
-    champion_auc_pr = gate_meta["champion_auc_pr"]
+    champion_auc_pr = gate_meta["champion_value"]
     assert isinstance(champion_auc_pr, float)
     # the champion was scored (through its ONNX) on THIS training set's held-out window
     assert champion_auc_pr == pytest.approx(
@@ -338,8 +344,8 @@ def test_promotion_compares_with_the_champion_on_the_same_window(lifecycle: Life
     )
     held_out = training.time_split(pd.read_parquet(step.training_set))[1]
     assert step.tags[version]["test_window"] == window(held_out)
-    assert gate_meta["challenger_auc_pr"] >= champion_auc_pr - gate_meta["tolerance"]
-    assert gate_meta["challenger_auc_pr"] >= gate_meta["floor"]
+    assert gate_meta["challenger_value"] >= champion_auc_pr - gate_meta["tolerance"]
+    assert gate_meta["challenger_value"] >= gate_meta["floor"]
 
     # promoted, with the previous champion and the trigger on the version's tags
     tags = step.tags[version]
@@ -348,11 +354,11 @@ def test_promotion_compares_with_the_champion_on_the_same_window(lifecycle: Life
     assert tags["gate_champion_version"] == "1"
     assert tags["champion_previous"] == "1"
     assert tags["trigger"] == "new_data"
-    assert step.meta("churn_champion")["previous_version"] == "1"
+    assert step.meta("churn/champion")["previous_version"] == "1"
 
     # the scikit-learn winner went through its own exporter, with parity
     assert tags["model_kind"] == "sklearn"
-    assert step.meta("churn_onnx")["version"] == version
+    assert step.meta("churn/onnx")["version"] == version
     assert step.check("onnx_parity").passed
     assert step.check("onnx_parity").metadata["max_abs_diff"].value <= 1e-5
     assert registry.has_onnx(lifecycle.uri, lifecycle.version(version)["run_id"])
@@ -377,7 +383,7 @@ def test_candidate_runs_log_params_metrics_tags_and_a_signed_model(
 
     expected_params = {"sklearn": ("max_iter", "50"), "xgboost": ("n_estimators", "50")}
     for kind, (param, value) in expected_params.items():
-        meta = step.meta(f"candidate_{kind}")
+        meta = step.meta(f"churn/candidate_{kind}")
         run = client.get_run(meta["mlflow_run_id"])
         assert run.info.status == "FINISHED"
         assert run.data.params[param] == value
@@ -395,8 +401,12 @@ def test_candidate_runs_log_params_metrics_tags_and_a_signed_model(
         assert "model_card.md" in {a.path for a in client.list_artifacts(run.info.run_id)}
         model = get_model_info(tags["logged_model_uri"])
         assert model.signature is not None
-        assert model.signature.inputs.input_names() or model.signature.inputs.inputs
+        # the inputs are recorded by name, in the order the training set recorded them
+        assert model.signature.inputs.input_names() == list(FEATURES)
         assert model.signature.outputs is not None
+        assert model_inputs.ModelInputs.from_json(tags["model_inputs"]) == SYNTHETIC_INPUTS
+        assert tags["feature_service"] == SYNTHETIC_INPUTS.feature_service
+        assert ", ".join(f"`{f}`" for f in FEATURES) in meta["model_card"]
         assert run.info.artifact_uri.startswith(lifecycle.settings.home_path.as_uri())
 
     # the version carries the same provenance as its run
@@ -450,7 +460,7 @@ def test_scoring_the_champion_never_unpickles(
     }
     frame = pd.read_parquet(sets[info["tags"]["training_set_fingerprint"]])
     _, test = training.time_split(frame, test_fraction=float(info["params"]["test_fraction"]))
-    X = training.feature_matrix(test)
+    X = training.feature_matrix(test, FEATURES)
 
     for module in (pickle, _pickle):
         for name in ("load", "loads", "Unpickler"):
@@ -494,15 +504,15 @@ def test_rollback_repoints_champion_and_refuses_unexported_or_unknown_versions(
     assert tags["champion_by"] == "alice"
     assert tags["champion_reason"] == "rollback: precision drop in prod"
     assert tags["champion_previous"] == tags["rollback_from"] == current
-    observed = result.asset_observations_for_node("rollback_champion")
+    observed = result.asset_observations_for_node("churn_rollback_champion")
     assert [o.metadata["requested_by"].value for o in observed] == ["alice"]
-    assert observed[0].asset_key == dg.AssetKey("churn_champion")
+    assert observed[0].asset_key == dg.AssetKey([MODEL, "champion"])
 
     # the shuffled-label version was never exported: scoring could not serve it
     unexported = lifecycle.steps["shuffled"].challenger
     result = lifecycle.rollback(unexported, reason="try it", requested_by="bob")
     assert not result.success
-    failure = result.failure_data_for_node("rollback_champion")
+    failure = result.failure_data_for_node("churn_rollback_champion")
     assert failure is not None
     message = failure.user_failure_data.description
     assert f"version {unexported} has no ONNX export" in message
@@ -511,13 +521,13 @@ def test_rollback_repoints_champion_and_refuses_unexported_or_unknown_versions(
 
     result = lifecycle.rollback("999", reason="typo", requested_by="bob")
     assert not result.success
-    message = result.failure_data_for_node("rollback_champion").user_failure_data.description
+    message = result.failure_data_for_node("churn_rollback_champion").user_failure_data.description
     assert "version 999 does not exist" in message
     assert lifecycle.alias(registry.CHAMPION) == first
 
     result = lifecycle.rollback("3", reason="  ", requested_by="bob")
     assert not result.success
-    message = result.failure_data_for_node("rollback_champion").user_failure_data.description
+    message = result.failure_data_for_node("churn_rollback_champion").user_failure_data.description
     assert "needs a reason" in message
     assert lifecycle.alias(registry.CHAMPION) == first
 
@@ -529,14 +539,17 @@ def test_rollback_repoints_champion_and_refuses_unexported_or_unknown_versions(
 def test_an_export_failing_parity_is_neither_published_nor_served(
     lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlops_assets.defs.export import assets as export_assets
-    from mlops_assets.defs.training.evaluation import onnx_path_for, served_onnx_path
+    from mlops_assets.components.model_pipeline import export as export_assets
 
-    settings, mlflow = lifecycle.settings, lifecycle.defs.resources["mlflow"]
+    settings = lifecycle.settings
+
+    def onnx_path_for(version: str) -> Path:
+        return published_onnx_path(lifecycle.uri, settings.home_path, MODEL, version)
+
     published = lifecycle.alias(registry.CHAMPION)
     assert published is not None
     published_sha = lifecycle.version(published)["tags"]["onnx_sha256"]
-    served = served_onnx_path(MODEL, published, settings)
+    served = served_onnx_path(settings.home_path, MODEL, published)
     assert registry.has_onnx(lifecycle.uri, lifecycle.version(published)["run_id"])
     monkeypatch.setattr(export_assets, "PARITY_TOLERANCE", -1.0)  # every export fails parity
 
@@ -553,9 +566,9 @@ def test_an_export_failing_parity_is_neither_published_nor_served(
         assert not registry.has_onnx(lifecycle.uri, info["run_id"])
         assert "onnx_sha256" not in info["tags"]
         assert "onnx_rejected_parity_max_abs_diff" in info["tags"]
-        assert not served_onnx_path(MODEL, unexported, settings).exists()
+        assert not served_onnx_path(settings.home_path, MODEL, unexported).exists()
         with pytest.raises(registry.RegistryError, match="no ONNX export"):
-            onnx_path_for(mlflow, unexported, settings)
+            onnx_path_for(unexported)
 
         # a failing re-export of a published version leaves the served file and its tag alone
         registry.move_alias(
@@ -563,7 +576,7 @@ def test_an_export_failing_parity_is_neither_published_nor_served(
         )
         assert not lifecycle.export().success
         assert lifecycle.version(published)["tags"]["onnx_sha256"] == published_sha
-        assert onnx_path_for(mlflow, published, settings) == served
+        assert onnx_path_for(published) == served
         assert load_onnx_session(
             served, allowed_root=settings.home_path, expected_sha256=published_sha
         )

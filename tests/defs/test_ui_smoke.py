@@ -105,31 +105,35 @@ def test_ui_shows_landing_to_raw_to_dbt_lineage_with_checks(webserver: int) -> N
     assert nodes["customer_activity_features"]["groupName"] == "dbt_marts"
     assert {"dbt", "duckdb"} <= set(nodes["customer_activity_features"]["kinds"])
 
-    # features → models → export → monitoring, with the gates attached
+    # features → the churn model's layer (built from its YAML) → export → monitoring, gated
     assert "customer_activity_features" in deps["feast_registry"]
     assert {"feast_registry", "customer_activity_features"} <= deps["online_features"]
-    assert {"feast_registry", "churn_labels"} <= deps["training_set"]
-    assert (
-        "training_set" in deps["candidate_sklearn"] and "training_set" in deps["candidate_xgboost"]
-    )
-    assert {"candidate_sklearn", "candidate_xgboost"} <= deps["churn_challenger"]
-    assert "churn_challenger" in deps["churn_champion"]
-    assert "churn_champion" in deps["churn_onnx"]
-    assert "churn_onnx" in deps["daily_scores"]
-    assert "daily_scores" in deps["drift_report"] and "daily_scores" in deps["model_performance"]
-    assert checks("churn_challenger")["approval_gate"] is True
-    assert checks("churn_onnx")["onnx_parity"] is True
-    assert checks("training_set")["training_set_null_rate"] is True
+    assert {"feast_registry", "churn_labels"} <= deps["churn/training_set"]
+    assert "churn/training_set" in deps["churn/candidate_sklearn"]
+    assert "churn/training_set" in deps["churn/candidate_xgboost"]
+    assert {"churn/candidate_sklearn", "churn/candidate_xgboost"} <= deps["churn/challenger"]
+    assert "churn/challenger" in deps["churn/champion"]
+    assert "churn/champion" in deps["churn/onnx"]
+    assert {"churn/onnx", "online_features"} <= deps["churn/daily_scores"]
+    assert "churn/daily_scores" in deps["churn/drift_report"]
+    assert {"churn/daily_scores", "churn_labels"} <= deps["churn/model_performance"]
+    assert "churn/onnx" in deps["churn/retraining_history"]
+    assert checks("churn/challenger")["approval_gate"] is True
+    assert checks("churn/onnx")["onnx_parity"] is True
+    assert checks("churn/training_set")["training_set_null_rate"] is True
     assert "offline_online_consistency" in checks("online_features")
-    assert {"feature_drift", "missing_rate_drift"} <= set(checks("drift_report"))
+    assert {"feature_drift", "missing_rate_drift"} <= set(checks("churn/drift_report"))
+    assert nodes["churn/challenger"]["groupName"] == "churn_training"
 
     automation = _graphql(webserver, AUTOMATION)["repositoriesOrError"]["nodes"][0]
     assert {s["name"] for s in automation["sensors"]} >= {
         "landing_zone_sensor",
-        "retrain_on_drift_sensor",
-        "retrain_on_new_data_sensor",
+        "churn_scoring_sensor",
+        "churn_retrain_on_drift_sensor",
+        "churn_retrain_on_new_data_sensor",
     }
     assert {s["name"] for s in automation["schedules"]} >= {
         "daily_job_schedule",
-        "weekly_retrain_schedule",
+        "churn_retrain_schedule",
+        "churn_scoring_schedule",
     }

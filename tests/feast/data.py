@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlops_assets.core.schemas import FEATURE_COLUMNS
+from tests.feature_columns import FEATURE_COLUMNS
 
 EXPORT_DIR = Path("features") / "customer_activity_features"
 

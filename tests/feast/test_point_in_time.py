@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.core import feature_store as fs
-from mlops_assets.core.schemas import FEATURE_COLUMNS
+from tests.feature_columns import FEATURE_COLUMNS
 
 from .data import day_frame, day_ts, random_history, random_labels, write_day
 

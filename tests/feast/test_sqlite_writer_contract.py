@@ -22,7 +22,7 @@ import pytest
 from mlops_assets.core import feature_store as fs
 from mlops_assets.core.feature_store.offline_reads import CREATED_MICROS, EVENT_MICROS
 from mlops_assets.core.feature_store.sqlite_writer import write_rows
-from mlops_assets.core.schemas import FEATURE_COLUMNS
+from tests.feature_columns import FEATURE_COLUMNS
 
 from .data import day_frame, day_ts, write_day
 

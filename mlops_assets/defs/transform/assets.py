@@ -13,9 +13,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
-from mlops_assets.defs.transform.project import dbt_project
 from mlops_assets.partitions import daily_partitions
-from mlops_assets.resources.dbt import FastDbtCliResource
+from mlops_assets.resources.dbt import FastDbtCliResource, dbt_project
 from mlops_assets.resources.warehouse import WAREHOUSE_POOL
 from mlops_assets.settings import Settings
 

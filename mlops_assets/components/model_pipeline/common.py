@@ -1,0 +1,61 @@
+"""Small shared pieces of the model layer's wiring: tags, paths, the trigger of a run."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from mlops_assets.components.model_pipeline.spec import ModelSpec
+from mlops_assets.core import registry
+
+TRIGGER_TAG = "mlops/trigger"
+MODEL_TAG = "mlops/model"
+STAGE_TAG = "mlops/stage"
+# Stages select the model layer across every model (runner phases, jobs): `tag:mlops/stage=…`
+TRAINING, EXPORT, SCORING, PERFORMANCE, HISTORY = (
+    "training",
+    "export",
+    "scoring",
+    "performance",
+    "history",
+)
+LABEL_DELAY_METADATA = "mlops/label_delay_days"
+PREDICTIONS_SCHEMA = "monitoring"
+DATA_READY = dg.AssetKey("online_features")  # the shared data layer's last daily asset
+
+
+def tags(spec: ModelSpec, stage: str) -> dict[str, str]:
+    return {MODEL_TAG: spec.name, STAGE_TAG: stage}
+
+
+def training_set_path(home: Path, spec: ModelSpec) -> Path:
+    return Path(home) / "models" / spec.name / "training" / "training_set.parquet"
+
+
+def monitoring_dir(home: Path, spec: ModelSpec) -> Path:
+    """This model's monitoring files: day summaries (`days/`), retraining history."""
+    return Path(home) / "monitoring" / spec.name
+
+
+def predictions_table(spec: ModelSpec) -> str:
+    return f"{PREDICTIONS_SCHEMA}.{spec.name}_predictions"
+
+
+def trigger_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
+    trigger = context.run.tags.get(TRIGGER_TAG, "manual")
+    return trigger if trigger in registry.TRIGGERS else "manual"
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier (the schema already restricts it to [A-Za-z0-9_])."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def label_delay_days(defs: dg.Definitions) -> int | None:
+    """The longest label delay among the models in `defs` (from each model's performance
+    asset, which carries its YAML's delay), or None without a model."""
+    delays = [
+        int(getattr(value, "value", value))
+        for spec in defs.resolve_all_asset_specs()
+        if (value := spec.metadata.get(LABEL_DELAY_METADATA)) is not None
+    ]
+    return max(delays) if delays else None

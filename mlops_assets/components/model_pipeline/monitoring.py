@@ -1,0 +1,512 @@
+"""The model's monitoring layer: daily scores (ONNX), drift report, delayed-label performance
+and the retraining history.
+
+Scoring reads the champion's feature service point-in-time (as of the end of the scored day),
+so a backfilled day sees the values it would have seen live, and serves ONNX only: nothing on
+this path can unpickle a model. The day summaries the sensors read go to the model's
+`SummaryStore`: the drift report and the performance check each own their fields.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from mlops_assets.components.model_pipeline import common
+from mlops_assets.components.model_pipeline.spec import ModelSpec
+from mlops_assets.components.model_pipeline.training import version_inputs
+from mlops_assets.core import monitoring, registry, training
+from mlops_assets.core.ingest import landed_days
+from mlops_assets.resources.feature_store import FeatureStoreResource
+from mlops_assets.resources.model_registry import ModelRegistry
+from mlops_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
+from mlops_assets.settings import Settings
+
+
+def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+def summary_store(settings: Settings, spec: ModelSpec) -> monitoring.SummaryStore:
+    return monitoring.SummaryStore(common.monitoring_dir(settings.home_path, spec) / "days")
+
+
+def daily_partitions(spec: ModelSpec) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=spec.partitions.start_date.isoformat())
+
+
+def build_daily_scores(spec: ModelSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    keys = spec.keys
+    q = common.quote
+    join_key, mart = spec.entity.join_key, spec.features.mart
+    date_col = spec.features.date_column
+    table = common.predictions_table(spec)
+    population = spec.population.description or spec.population.sql
+
+    @dg.asset(
+        key=keys.daily_scores,
+        group_name=keys.group("monitoring"),
+        owners=spec.owners,
+        kinds={"onnx", "duckdb"},
+        tags=common.tags(spec, common.SCORING),
+        deps=[keys.onnx, common.DATA_READY, dg.AssetKey(mart)],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        description=(
+            f"`{spec.name}` scores of the day's population ({population}) by the champion "
+            "(ONNX), with the model version and the inputs: the prediction log monitoring "
+            f"reads (`{table}`)."
+        ),
+    )
+    def daily_scores(
+        context: dg.AssetExecutionContext,
+        settings: Settings,
+        warehouse: Warehouse,
+        feast: FeatureStoreResource,
+        mlflow: ModelRegistry,
+    ) -> dg.MaterializeResult:
+        import pandas as pd
+
+        from mlops_assets.core import evaluation, feature_store
+        from mlops_assets.core.onnx_runtime import load_onnx_session
+
+        handle = mlflow.model(spec.name)
+        version = handle.alias_version(registry.CHAMPION)
+        if version is None:
+            raise dg.Failure("no champion model: materialize the training and export assets first")
+        inputs = version_inputs(handle.version_info(version))
+        features = list(inputs.features)
+        days = _days(context)
+        scorer = load_onnx_session(
+            evaluation.published_onnx_path(
+                mlflow.tracking_uri, settings.home_path, spec.name, version
+            ),
+            allowed_root=settings.home_path,
+        )
+        store = feast.store()
+        with warehouse.connect() as con:
+            # one point-in-time read and one batch for the whole range: a backfill of 90 days
+            # costs one feature join, not 90
+            population = con.execute(
+                f"SELECT {q(join_key)}, {q(date_col)} AS score_date FROM main.{q(mart)} "
+                f"WHERE {q(date_col)} BETWEEN ? AND ? AND ({spec.population.sql}) "
+                f"ORDER BY score_date, {q(join_key)}",
+                [days[0], days[-1]],
+            ).df()
+            missing = sorted(set(days) - set(pd.to_datetime(population["score_date"]).dt.date))
+            if missing:
+                raise dg.Failure(f"no feature rows for {missing[:5]}: are these days ingested?")
+            score_dates = pd.to_datetime(population["score_date"])
+            events = pd.DataFrame(
+                {
+                    join_key: population[join_key],
+                    "event_timestamp": score_dates.dt.tz_localize("UTC") + pd.Timedelta(days=1),
+                }
+            )
+            frame = feature_store.training_set(store, events, inputs.feature_service)
+            absent = [f for f in features if f not in frame.columns]
+            if absent:
+                raise dg.Failure(
+                    f"v{version} needs {absent}, which service {inputs.feature_service!r} "
+                    "no longer yields"
+                )
+            scores = scorer.predict_proba(training.feature_matrix(frame, features))
+            frame = frame[[join_key, *features]].assign(
+                score_date=score_dates.dt.date.to_numpy(),
+                score=scores.astype("float64"),
+                model_version=version,
+            )
+            _replace_days(con, table, frame, [join_key, *features], days[0], days[-1])
+        per_day = frame.groupby("score_date")["score"].agg(["size", "mean"])
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(frame),
+                "model_version": version,
+                "days": len(days),
+                "table": table,
+                "mean_score": float(frame["score"].mean()),
+                "per_day": dg.MetadataValue.md(
+                    "| day | scored | mean score |\n|---|---:|---:|\n"
+                    + "\n".join(
+                        f"| {d} | {int(r['size'])} | {r['mean']:.4f} |"
+                        for d, r in per_day.tail(31).iterrows()
+                    )
+                ),
+            }
+        )
+
+    return daily_scores
+
+
+def _replace_days(con, table: str, frame, columns: list[str], first, last) -> None:
+    """The range's rows replaced in one transaction (idempotent re-runs)."""
+    schema = table.split(".")[0]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")  # a fresh warehouse has none
+    con.register("_scores", frame)
+    cols = ", ".join(common.quote(c) for c in ["score_date", "score", "model_version", *columns])
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT {cols} FROM _scores LIMIT 0")
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {table} WHERE score_date BETWEEN ? AND ?", [first, last])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT {cols} FROM _scores")
+        con.execute("COMMIT")
+    finally:
+        con.unregister("_scores")
+
+
+@dataclass(frozen=True)
+class DayDrift:
+    """One scored day judged against its model version's reference."""
+
+    day: dt.date
+    model_version: str
+    result: Any  # core.drift.DriftResult of the features
+    score_psi: float
+    drifted: list[str]  # judged features that drifted
+    drift_share: float
+    judged: list[str]  # features whose look-back window was complete on `day`
+    warming_up: bool
+
+    def status_counts(self) -> tuple[int, int]:
+        statuses = self.result.table.loc[self.result.table["feature"].isin(self.judged), "status"]
+        return int((statuses == "fail").sum()), int((statuses == "warn").sum())
+
+    def missing_rate_failures(self) -> list[str]:
+        table = self.result.table
+        return [
+            f"{self.day}: {f}"
+            for f, reason in zip(table["feature"], table["reason"].fillna(""), strict=True)
+            if "missing" in reason and f in self.judged
+        ]
+
+
+def build_drift_report(spec: ModelSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    keys = spec.keys
+    key = keys.drift_report
+    cfg = spec.drift
+    table = common.predictions_table(spec)
+
+    @dg.asset(
+        key=key,
+        group_name=keys.group("monitoring"),
+        owners=spec.owners,
+        kinds={"python", "evidently"},
+        tags=common.tags(spec, common.SCORING),
+        deps=[keys.daily_scores],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        description=(
+            f"Drift of each day's scored `{spec.name}` population vs the champion's training "
+            "window: PSI, KS, chi², missing rate and score drift per input (our numbers gate), "
+            "plus an Evidently HTML report on a bounded sample (newest day of a range)."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "feature_drift",
+                asset=key,
+                description=f"PSI per input vs the champion's training window: above "
+                f"{cfg.psi_warn} warns, above {cfg.psi_fail} fails.",
+            ),
+            dg.AssetCheckSpec(
+                "missing_rate_drift",
+                asset=key,
+                description=f"Missing rate per input stays under {cfg.missing_rate_ratio}× "
+                "the training baseline.",
+            ),
+        ],
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        settings: Settings,
+        warehouse: Warehouse,
+        mlflow: ModelRegistry,
+    ) -> dg.MaterializeResult:
+        from mlops_assets.core import drift, drift_reference
+        from mlops_assets.core.drift_report import render_evidently_report
+
+        handle = mlflow.model(spec.name)
+        thresholds = drift.DriftThresholds(
+            psi_warn=cfg.psi_warn, psi_fail=cfg.psi_fail, missing_rate_ratio=cfg.missing_rate_ratio
+        )
+        days = _days(context)
+        landed = landed_days(settings.landing_dir)
+        first_day = landed[0] if landed else days[0]
+        store = summary_store(settings, spec)
+        references: dict[str, tuple[Any, dict[str, int]]] = {}
+        judged_days: list[DayDrift] = []
+        current = None
+        with warehouse.connect(read_only=True) as con:
+            for day in days:
+                current = con.execute(f"SELECT * FROM {table} WHERE score_date = ?", [day]).df()
+                if current.empty:
+                    raise dg.Failure(f"no scores for {day}: materialize daily_scores first")
+                version = str(current["model_version"].iloc[0])
+                if version not in references:
+                    windows = dict(version_inputs(handle.version_info(version)).windows)
+                    ref = drift_reference.load_reference(
+                        mlflow.tracking_uri, settings.home_path, spec.name, version
+                    )
+                    references[version] = (ref, windows)
+                ref, windows = references[version]
+                result = drift.compare(ref.profile, current, thresholds)
+                score = drift.compare_scores(ref.score_profile, current["score"], thresholds)
+                drifted, share, judged = monitoring.judged_drift(
+                    result.table, day, first_day, windows
+                )
+                warming = monitoring.warming_up(day, first_day, cfg.warm_up_days)
+                store.write(
+                    day,
+                    monitoring.DRIFT_OWNER,
+                    model_version=version,
+                    drifted_features=drifted,
+                    drift_share=share,
+                    warming_up=warming,
+                )
+                judged_days.append(
+                    DayDrift(
+                        day=day,
+                        model_version=version,
+                        result=result,
+                        score_psi=float(score.table["psi"].iloc[0]),
+                        drifted=drifted,
+                        drift_share=share,
+                        judged=judged,
+                        warming_up=warming,
+                    )
+                )
+        newest = judged_days[-1]
+        ref, _ = references[newest.model_version]
+        counted = [d for d in judged_days if not d.warming_up]
+        report_dir = settings.home_path / "reports" / "drift" / spec.name
+        report_dir.mkdir(parents=True, exist_ok=True)
+        html = render_evidently_report(
+            ref.sample,
+            current,
+            list(ref.profile.numeric_features),
+            list(ref.profile.categorical_features),
+            report_dir / f"{newest.day}.html",
+        )
+        features_table = newest.result.table
+        worst = features_table.sort_values("psi", ascending=False).iloc[0]
+        counts = [d.status_counts() for d in counted]
+        n_fail = sum(f for f, _ in counts)
+        n_warn = sum(w for _, w in counts)
+        missing = [m for d in counted for m in d.missing_rate_failures()]
+        failing = {d.day.isoformat(): d.drifted for d in counted if d.drifted}
+        context.log.info(f"{newest.day}: drifted {newest.drifted or 'none'}")
+        return dg.MaterializeResult(
+            metadata={
+                "day": newest.day.isoformat(),
+                "days": len(judged_days),
+                "model_version": newest.model_version,
+                "drift_share": newest.drift_share,
+                "n_drifted_features": len(newest.drifted),
+                "drifted_features": dg.MetadataValue.json(newest.drifted),
+                "warming_up_days": len(judged_days) - len(counted),
+                "days_with_drift": dg.MetadataValue.json(failing),
+                "score_psi": newest.score_psi,
+                "excluded_features": dg.MetadataValue.json(ref.excluded),
+                "features": dg.MetadataValue.md(_markdown(features_table)),
+                "evidently_report": dg.MetadataValue.path(str(html)),
+                "dagster/uri": dg.MetadataValue.url(Path(html).resolve().as_uri()),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="feature_drift",
+                    passed=n_fail == 0 and n_warn == 0,
+                    severity=dg.AssetCheckSeverity.ERROR if n_fail else dg.AssetCheckSeverity.WARN,
+                    description=f"{n_fail} failing and {n_warn} warning feature-days over "
+                    f"{len(counted)} judged day(s); newest day's worst: {worst['feature']} "
+                    f"psi {worst['psi']:.3f}",
+                    metadata={"max_psi_newest_day": float(worst["psi"]), "days": len(judged_days)},
+                ),
+                dg.AssetCheckResult(
+                    check_name="missing_rate_drift",
+                    passed=not missing,
+                    description="; ".join(missing[:10]) or "all within limits",
+                ),
+            ],
+        )
+
+    return drift_report
+
+
+def _markdown(table) -> str:
+    lines = [
+        "| feature | psi | ks p | missing ref → cur | status | reason |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    for r in table.to_dict(orient="records"):
+        ks = r.get("ks_pvalue")
+        ks_text = "" if ks is None or ks != ks else f"{ks:.3g}"
+        lines.append(
+            f"| {r['feature']} | {r['psi']:.3f} | {ks_text} "
+            f"| {r['missing_rate_reference']:.2%} → {r['missing_rate_current']:.2%} "
+            f"| {r['status']} | {r.get('reason') or ''} |"
+        )
+    return "\n".join(lines)
+
+
+def build_model_performance(
+    spec: ModelSpec, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    keys = spec.keys
+    key = keys.model_performance
+    labels = spec.labels
+    floor = spec.performance.auc_pr_floor
+    q = common.quote
+    table = common.predictions_table(spec)
+
+    @dg.asset(
+        key=key,
+        group_name=keys.group("monitoring"),
+        owners=spec.owners,
+        kinds={"python", "duckdb"},
+        tags=common.tags(spec, common.PERFORMANCE),
+        metadata={common.LABEL_DELAY_METADATA: labels.delay_days},
+        deps=[keys.daily_scores, dg.AssetKey(labels.dbt_model)],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        description=(
+            f"How good each day's `{spec.name}` scores were, measured once its labels arrived "
+            f"({labels.delay_days} days later, `{labels.dbt_model}`): AUC-PR, ROC-AUC and "
+            "calibration of the logged predictions."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "performance_floor",
+                asset=key,
+                description=f"AUC-PR of the day's scores, once its labels arrived, stays ≥ "
+                f"{floor}.",
+            )
+        ],
+    )
+    def model_performance(
+        context: dg.AssetExecutionContext, settings: Settings, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
+        landed = landed_days(settings.landing_dir)
+        store = summary_store(settings, spec)
+        results: list[tuple[dt.date, dict[str, float]]] = []
+        with warehouse.connect(read_only=True) as con:
+            for day in _days(context):
+                joined = con.execute(
+                    f"""
+                    SELECT p.score, l.{q(labels.column)} AS label, p.model_version
+                    FROM {table} AS p
+                    JOIN main.{q(labels.dbt_model)} AS l
+                      ON l.{q(spec.entity.join_key)} = p.{q(spec.entity.join_key)}
+                     AND l.{q(labels.date_column)} = p.score_date
+                    WHERE p.score_date = ?
+                    """,
+                    [day],
+                ).df()
+                if joined.empty:
+                    arrive = day + dt.timedelta(days=labels.delay_days)
+                    raise dg.Failure(
+                        f"labels for {day} have not arrived (they land {labels.delay_days} days "
+                        f"later, on {arrive}) or the day was not scored"
+                    )
+                metrics = training.metrics_from_predictions(
+                    joined["label"].to_numpy(), joined["score"].to_numpy()
+                )
+                store.write(
+                    day,
+                    monitoring.PERFORMANCE_OWNER,
+                    model_version=str(joined["model_version"].iloc[0]),
+                    auc_pr=metrics["auc_pr"],
+                    warming_up=bool(
+                        landed and monitoring.warming_up(day, landed[0], spec.drift.warm_up_days)
+                    ),
+                )
+                results.append((day, metrics))
+        day, metrics = results[-1]
+        below = {
+            d.isoformat(): round(m["auc_pr"], 4)
+            for d, m in results
+            if m["auc_pr"] < floor
+            and not (landed and monitoring.warming_up(d, landed[0], spec.drift.warm_up_days))
+        }
+        return dg.MaterializeResult(
+            metadata={
+                **{k: float(v) for k, v in metrics.items()},
+                "day": day.isoformat(),
+                "days": len(results),
+                "auc_pr_by_day": dg.MetadataValue.json(
+                    {d.isoformat(): round(m["auc_pr"], 4) for d, m in results[-60:]}
+                ),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="performance_floor",
+                    passed=not below,
+                    description=f"{len(below)} of {len(results)} day(s) below AUC-PR {floor} "
+                    "(warm-up days not judged); "
+                    f"newest {day}: {metrics['auc_pr']:.3f}",
+                    metadata={
+                        "auc_pr": float(metrics["auc_pr"]),
+                        "floor": floor,
+                        "days_below": dg.MetadataValue.json(below),
+                    },
+                )
+            ],
+        )
+
+    return model_performance
+
+
+def build_retraining_history(spec: ModelSpec) -> dg.AssetsDefinition:
+    keys = spec.keys
+
+    @dg.asset(
+        key=keys.retraining_history,
+        group_name=keys.group("monitoring"),
+        owners=spec.owners,
+        kinds={"mlflow", "parquet"},
+        tags=common.tags(spec, common.HISTORY),
+        deps=[keys.onnx],
+        description=(
+            f"Every `{spec.name}` version: what triggered it, on which data, the gate's verdict "
+            "and whether it became champion — from the registry's version tags, as a table."
+        ),
+    )
+    def retraining_history(settings: Settings, mlflow: ModelRegistry) -> dg.MaterializeResult:
+        import pandas as pd
+
+        champion = mlflow.model(spec.name).alias_version(registry.CHAMPION)
+        rows = [
+            {
+                "version": v["version"],
+                "created": pd.Timestamp(v["created"], unit="ms", tz="UTC"),
+                "trigger": v["tags"].get("trigger", ""),
+                "training_window": v["tags"].get("training_window", ""),
+                "training_set_fingerprint": v["tags"].get("training_set_fingerprint", "")[:12],
+                "model_kind": v["tags"].get("model_kind", ""),
+                "gate_passed": v["tags"].get("gate_passed", "not evaluated"),
+                "gate_reasons": v["tags"].get("gate_reasons", ""),
+                "promoted": "champion_since" in v["tags"],
+                "is_champion": v["version"] == champion,
+            }
+            for v in registry.versions(mlflow.tracking_uri, spec.name)
+        ]
+        frame = pd.DataFrame(rows)
+        path = common.monitoring_dir(settings.home_path, spec) / "retraining_history.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(frame),
+                "path": dg.MetadataValue.path(str(path)),
+                "history": dg.MetadataValue.md(
+                    frame.drop(columns=["gate_reasons"]).to_markdown(index=False)
+                    if not frame.empty
+                    else "no versions yet"
+                ),
+            }
+        )
+
+    return retraining_history

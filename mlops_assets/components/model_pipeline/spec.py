@@ -1,0 +1,348 @@
+"""The schema of a model's YAML (`defs/models/<model>/defs.yaml`, `attributes:`).
+
+Every field a model team sets lives here, with its type, its bounds and its default, so a wrong
+file fails when the code location loads, naming the file, the field and what is allowed (Dagster
+adds `file:line` to pydantic's message). Nothing is read from the Feast registry or MLflow here:
+the only look beyond the YAML is a static scan of `feature_repo/` for the service's name.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import dagster as dg
+from pydantic import Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # a key prefix, a job-name prefix, an MLflow name
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"  # a SQL identifier we quote ourselves
+
+
+class EntitySpec(dg.Model):
+    """What one prediction is about, and the key Feast joins features on."""
+
+    name: str = Field(description="Feast entity name, e.g. the thing a row describes.")
+    join_key: str = Field(pattern=IDENT_PATTERN, description="Column that identifies it.")
+
+
+class FeaturesSpec(dg.Model):
+    """Where the model's inputs come from."""
+
+    service: str = Field(
+        description="Feast feature service: the single source of the model's inputs."
+    )
+    mart: str = Field(
+        pattern=IDENT_PATTERN,
+        description="dbt model with one row per entity per day (the scoring population's source).",
+    )
+    date_column: str = Field(default="feature_date", pattern=IDENT_PATTERN)
+
+
+class LabelsSpec(dg.Model):
+    """The label source: a dbt model of delayed labels."""
+
+    dbt_model: str = Field(pattern=IDENT_PATTERN)
+    column: str = Field(pattern=IDENT_PATTERN, description="0/1 label column.")
+    date_column: str = Field(
+        pattern=IDENT_PATTERN, description="The day the prediction was made for (score day)."
+    )
+    arrived_column: str = Field(
+        pattern=IDENT_PATTERN, description="The day the label landed (replays filter on it)."
+    )
+    timestamp_column: str = Field(
+        default="event_timestamp",
+        pattern=IDENT_PATTERN,
+        description="Point-in-time of the label's features (UTC).",
+    )
+    delay_days: int = Field(ge=1, le=3650, description="Labels of day D land on D + delay.")
+
+
+class PartitionsSpec(dg.Model):
+    start_date: dt.date = Field(description="First daily partition of the model's assets.")
+
+
+class PopulationSpec(dg.Model):
+    """Who is scored (and profiled as the drift reference): a SQL predicate over the mart."""
+
+    sql: str = Field(min_length=1)
+    description: str = ""
+
+    @field_validator("sql")
+    @classmethod
+    def _one_predicate(cls, value: str) -> str:
+        if ";" in value or "--" in value or "/*" in value:
+            raise ValueError("must be one SQL predicate (no ';' or comments)")
+        return value
+
+
+class SklearnParams(dg.Model):
+    """scikit-learn HistGradientBoosting pipeline (see core.training.SklearnParams)."""
+
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    max_iter: int = Field(300, ge=1, le=10_000)
+    max_leaf_nodes: int = Field(31, ge=2)
+    max_depth: int | None = Field(6, ge=1)
+    min_samples_leaf: int = Field(20, ge=1)
+    l2_regularization: float = Field(1.0, ge=0)
+
+
+class XGBoostParams(dg.Model):
+    """XGBoost classifier (see core.training.XGBoostParams)."""
+
+    n_estimators: int = Field(300, ge=1, le=10_000)
+    max_depth: int = Field(5, ge=1, le=32)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    min_child_weight: float = Field(1.0, ge=0)
+    reg_lambda: float = Field(1.0, ge=0)
+    gamma: float = Field(0.0, ge=0)
+
+
+class SklearnCandidate(dg.Model):
+    kind: Literal["sklearn"]
+    params: SklearnParams = SklearnParams()
+
+
+class XGBoostCandidate(dg.Model):
+    kind: Literal["xgboost"]
+    params: XGBoostParams = XGBoostParams()
+
+
+Candidate = Annotated[SklearnCandidate | XGBoostCandidate, Field(discriminator="kind")]
+
+
+class TrainingSpec(dg.Model):
+    test_fraction: float = Field(0.25, gt=0, lt=1, description="Newest share of rows held out.")
+    seed: int = 42
+    window_days: int | None = Field(
+        None, ge=1, description="Newest N labelled days; none = every labelled day."
+    )
+
+
+GateMetric = Literal["auc_pr", "roc_auc"]
+
+
+class GateSpec(dg.Model):
+    """The approval gate (a blocking check on `<model>/challenger`)."""
+
+    metric: GateMetric = "auc_pr"
+    floor: float = Field(ge=0, le=1, description="Absolute floor of the metric.")
+    tolerance: float = Field(0.01, ge=0, le=1, description="Allowed shortfall vs the champion.")
+
+
+class DriftSpec(dg.Model):
+    psi_warn: float = Field(0.1, gt=0)
+    psi_fail: float = Field(0.2, gt=0)
+    missing_rate_ratio: float = Field(2.0, gt=1)
+    warm_up_days: int = Field(
+        30, ge=1, description="First days of history: shown, never trigger anything."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftSpec:
+        if self.psi_warn >= self.psi_fail:
+            raise ValueError(f"psi_warn ({self.psi_warn}) must be below psi_fail ({self.psi_fail})")
+        return self
+
+
+class PerformanceSpec(dg.Model):
+    auc_pr_floor: float = Field(
+        0.65, ge=0, le=1, description="AUC-PR of a labelled day below this triggers retraining."
+    )
+
+
+class RetrainingSpec(dg.Model):
+    min_drifted_features: int = Field(2, ge=1)
+    consecutive_days: int = Field(2, ge=1)
+    cooldown_days: int = Field(14, ge=0)
+    new_label_days: int = Field(14, ge=1, description="New labelled days that justify a retrain.")
+
+
+class SchedulesSpec(dg.Model):
+    retrain_cron: str = Field("0 4 * * 1", description="Scheduled retraining (cron, UTC).")
+    scoring_hour: int = Field(
+        3, ge=0, le=23, description="Daily scoring fallback: previous day, at this hour."
+    )
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+
+class ModelSpec(dg.Model):
+    """One model pipeline, declared: everything the component needs to build its layer."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Asset-key prefix and MLflow name.")
+    description: str = Field(min_length=1)
+    owners: list[str] = Field(default_factory=lambda: ["team:ml-platform"], min_length=1)
+    entity: EntitySpec
+    features: FeaturesSpec
+    labels: LabelsSpec
+    partitions: PartitionsSpec
+    population: PopulationSpec
+    candidates: list[Candidate] = Field(min_length=1)
+    training: TrainingSpec = TrainingSpec()
+    gate: GateSpec
+    drift: DriftSpec = DriftSpec()
+    performance: PerformanceSpec = PerformanceSpec()
+    retraining: RetrainingSpec = RetrainingSpec()
+    schedules: SchedulesSpec = SchedulesSpec()
+
+    @field_validator("candidates")
+    @classmethod
+    def _one_per_kind(cls, value: list) -> list:
+        kinds = [c.kind for c in value]
+        twice = sorted({k for k in kinds if kinds.count(k) > 1})
+        if twice:
+            raise ValueError(f"each candidate kind may appear once; repeated: {twice}")
+        return value
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        bad = [o for o in value if not (o.startswith("team:") or "@" in o)]
+        if bad:
+            raise ValueError(f"owners must be 'team:<name>' or an e-mail address, got {bad}")
+        return value
+
+    @property
+    def keys(self) -> ModelKeys:
+        return ModelKeys(self.name)
+
+
+class ModelKeys:
+    """Asset keys, group names and job/sensor names of one model: `<model>/...`."""
+
+    def __init__(self, model: str):
+        self.model = model
+
+    def asset(self, name: str) -> dg.AssetKey:
+        return dg.AssetKey([self.model, name])
+
+    def group(self, area: str) -> str:
+        return f"{self.model}_{area}"
+
+    def name(self, what: str) -> str:
+        return f"{self.model}_{what}"
+
+    @property
+    def training_set(self) -> dg.AssetKey:
+        return self.asset("training_set")
+
+    @property
+    def challenger(self) -> dg.AssetKey:
+        return self.asset("challenger")
+
+    @property
+    def champion(self) -> dg.AssetKey:
+        return self.asset("champion")
+
+    @property
+    def onnx(self) -> dg.AssetKey:
+        return self.asset("onnx")
+
+    @property
+    def daily_scores(self) -> dg.AssetKey:
+        return self.asset("daily_scores")
+
+    @property
+    def drift_report(self) -> dg.AssetKey:
+        return self.asset("drift_report")
+
+    @property
+    def model_performance(self) -> dg.AssetKey:
+        return self.asset("model_performance")
+
+    @property
+    def retraining_history(self) -> dg.AssetKey:
+        return self.asset("retraining_history")
+
+    def candidate(self, kind: str) -> dg.AssetKey:
+        return self.asset(f"candidate_{kind}")
+
+
+# --------------------------------------------------------------------------------------------
+# the one check beyond the YAML: does feature_repo/ declare the feature service?
+
+
+class ModelSpecError(ValueError):
+    """A model YAML that parses but cannot work (the message names the file and the field)."""
+
+
+_SERVICE_CALL = re.compile(r"\bFeatureService\b")
+
+
+def declared_feature_services(repo: Path) -> list[str]:
+    """Names of the `FeatureService(name=...)` objects declared in a Feast repo's Python files,
+    found by parsing them (nothing imported, no registry read: cheap at code-location load)."""
+    names: set[str] = set()
+    for path in sorted(Path(repo).glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if not _SERVICE_CALL.search(text):
+            continue
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if called != "FeatureService":
+                continue
+            for kw in node.keywords:
+                if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                    names.add(str(kw.value.value))
+    return sorted(names)
+
+
+def check_feature_service(spec: ModelSpec, repo: Path, source: str) -> None:
+    """Fail with the file, the field and the services the repo declares."""
+    if not Path(repo).is_dir():
+        raise ModelSpecError(
+            f"{source}: attributes.features.service: the Feast repo {repo} does not exist"
+        )
+    available = declared_feature_services(repo)
+    if spec.features.service not in available:
+        raise ModelSpecError(
+            f"{source}: attributes.features.service: feature service "
+            f"{spec.features.service!r} is not declared in {repo}; available: "
+            f"{', '.join(available) or 'none'}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# reading a model YAML outside Dagster's loader (tests, the runner, tooling)
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "defs" / "models"
+
+
+def load_spec(path: Path | str) -> ModelSpec:
+    """The `attributes:` of a model's `defs.yaml`, validated like the component loader does;
+    a `ModelSpecError` names the file, each wrong field and what is allowed."""
+    import yaml
+    from pydantic import ValidationError
+
+    path = Path(path)
+    doc = yaml.safe_load(path.read_text()) or {}
+    attributes = doc.get("attributes") if isinstance(doc, dict) else None
+    if not isinstance(attributes, dict):
+        raise ModelSpecError(f"{path}: `attributes:` must be a mapping of the model's fields")
+    try:
+        return ModelSpec.model_validate(attributes)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"attributes.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise ModelSpecError(f"{path}: {problems}") from err
+
+
+def model_specs(models_dir: Path = MODELS_DIR) -> list[ModelSpec]:
+    """Every declared model (`<models_dir>/<model>/defs.yaml`), in name order."""
+    return [load_spec(p) for p in sorted(Path(models_dir).glob("*/defs.yaml"))]

@@ -31,7 +31,7 @@ def main() -> None:
         os.environ["DAGSTER_HOME"] = tmp
         import dagster as dg
 
-        from mlops_assets.core.simulator import SimulationConfig, simulate
+        from mlops_assets.datasets.simulator import SimulationConfig, simulate
         from mlops_assets.definitions import defs as load_defs
         from mlops_assets.runner import run_selection
         from mlops_assets.settings import Settings
@@ -43,12 +43,17 @@ def main() -> None:
         instance = dg.DagsterInstance.ephemeral()
         first, last = start.isoformat(), (start + dt.timedelta(days=args.days - 1)).isoformat()
         ranges = {"range": (first, last), "one day": (last, last)}
-        run_selection(defs, "group:ingest", instance=instance, partition_range=(first, last))
+        run_selection(
+            defs, "group:churn_world_ingest", instance=instance, partition_range=(first, last)
+        )
         settings.features_dir.mkdir(parents=True, exist_ok=True)
 
         def through_dagster(span: tuple[str, str]) -> float:
             t = time.perf_counter()
-            selection = "group:dbt_staging or group:dbt_intermediate or group:dbt_marts"
+            selection = (
+                "group:churn_world_staging or group:churn_world_intermediate "
+                "or group:churn_world_marts"
+            )
             run_selection(defs, selection, instance=instance, partition_range=span)
             return time.perf_counter() - t
 

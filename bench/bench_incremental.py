@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SELECTION = "key:daily_scores or key:drift_report"
+SELECTION = "key:churn/daily_scores or key:churn/drift_report"
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
         os.environ["DAGSTER_HOME"] = tmp
         import dagster as dg
 
-        from mlops_assets.core.simulator import SimulationConfig, simulate
+        from mlops_assets.datasets.simulator import SimulationConfig, simulate
         from mlops_assets.definitions import defs as load_defs
         from mlops_assets.runner import materialize_everything, run_selection
         from mlops_assets.settings import Settings

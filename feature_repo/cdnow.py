@@ -11,9 +11,10 @@ Field tags: `window_days` is the look-back of a trailing-window feature (the mod
 drift warm-up periods from it); lifetime features (recency, tenure, *_lifetime, the average
 basket) have no window and no tag. No feature is categorical.
 
-The view is offline only for now (`online=False`): the platform's daily online
-materialization loads every online view, and a data home without CDNOW exports has no file
-for this source yet. Training and batch scoring read it point in time, offline.
+The view is served online: the `cdnow` dataset's YAML lists it in `features.online_views`, so
+its daily online load (`cdnow/online_features`) materializes it, and only it; another
+dataset's online load never reads this source. Training and batch scoring read it point in
+time, offline.
 """
 
 import os
@@ -102,7 +103,7 @@ cdnow_customer_activity = FeatureView(
         ),
         Field(name="quantity_lifetime", dtype=Float64, description="CDs bought, all time."),
     ],
-    online=False,
+    online=True,
     source=cdnow_customer_features_source,
     description="Daily CDNOW customer purchase features from the dbt mart cdnow_customer_features.",
     owner="team:ml-platform",
@@ -114,9 +115,29 @@ cdnow_customer_activity = FeatureView(
     },
 )
 
+# The model's inputs: every feature of the view but `tenure_days`. The cohort is closed (every
+# customer first bought in Q1 1997), so tenure is the calendar in disguise: a model trained on
+# the tenures of its training window would score later days on tenures it never saw, and the
+# feature drifts every day by construction. The lifetime counts stay: they carry frequency.
 cdnow_repurchase = FeatureService(
     name="cdnow_repurchase",
-    features=[cdnow_customer_activity],
+    features=[
+        cdnow_customer_activity[
+            [
+                "recency_days",
+                "nb_purchases_30d",
+                "nb_purchases_90d",
+                "nb_purchases_365d",
+                "nb_purchases_lifetime",
+                "purchase_days_lifetime",
+                "amount_90d",
+                "amount_lifetime",
+                "avg_basket_amount",
+                "quantity_90d",
+                "quantity_lifetime",
+            ]
+        ]
+    ],
     description="Inputs of the CDNOW repurchase classifier (buys again within 90 days).",
     owner="team:ml-platform",
     tags={"model": "cdnow_repurchase", "team": "ml-platform"},

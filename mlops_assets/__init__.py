@@ -9,14 +9,16 @@ import warnings
 # - `partitions_def` on `AssetCheckSpec` (preview): data-quality checks judge one day's
 #   partition, so they are partitioned like the asset they check.
 # - `include_sources` (beta): Dagster's own selection-string parser passes it for every
-#   `group:` clause; we never pass it ourselves.
+#   `group:` and `tag:` clause (runner phases select a dataset's or a model's assets by tag);
+#   we never pass it ourselves.
 # - code references, sensor `owners`, `execution_type` (beta): Dagster's own component loader
-#   (each `defs/models/<model>/defs.yaml`) links every definition to its YAML line and copies
-#   sensors and checks with these parameters; we never call them ourselves.
+#   (each `defs/datasets/<dataset>/defs.yaml` and `defs/models/<model>/defs.yaml`) links every
+#   definition to its YAML line and copies sensors and checks with these parameters; we never
+#   call them ourselves.
 _INTENDED_DAGSTER_WARNINGS = (
     r"Parameter `backfill_policy` of function `\w+` is currently in beta",
     r"Specifying a partitions_def on an AssetCheckSpec is currently in preview",
-    r"Parameter `include_sources` of function `AssetSelection.groups` is currently in beta",
+    r"Parameter `include_sources` of function `AssetSelection.(groups|tag)` is currently in beta",
     r"Class `LocalFileCodeReference` is currently in beta",
     r"Class `CodeReferencesMetadataValue` is currently in beta",
     r"Parameter `owners` of initializer `SensorDefinition.__init__` is currently in beta",

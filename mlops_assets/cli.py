@@ -17,14 +17,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_assets.core.simulator import (
+from mlops_assets.datasets import cdnow_cli
+from mlops_assets.datasets.simulator import (
     DriftSpec,
     LandingDirMismatch,
     SimulationConfig,
     SimulationSummary,
     simulate,
 )
-from mlops_assets.datasets import cdnow_cli
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -90,7 +90,12 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--customers", type=_positive_int, default=defaults.customers)
     parser.add_argument("--seed", type=_non_negative_int, default=defaults.seed)
     parser.add_argument(
-        "--start-date", type=_iso_date, default=defaults.start_date, metavar="YYYY-MM-DD"
+        "--start-date",
+        type=_iso_date,
+        default=defaults.start_date,
+        metavar="YYYY-MM-DD",
+        help="the first simulated day (default: the churn_world dataset's first partition, "
+        "%(default)s)",
     )
     parser.add_argument(
         "--label-delay",
@@ -168,7 +173,9 @@ def _configure_materialize(parser: argparse.ArgumentParser) -> None:
         "--phase",
         action="append",
         metavar="NAME",
-        help="run only this phase (repeatable; default: all phases in order; see the README)",
+        help="run only this phase (repeatable; default: all phases in order): data, "
+        "'feature registry', 'online features', models, 'scores and drift', performance, "
+        "history; KIND:NAME for one dataset or model, e.g. data:cdnow or models:churn",
     )
     parser.add_argument(
         "--pool-wait-timeout",
@@ -250,12 +257,14 @@ def _run_recover(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 COMMANDS: dict[str, Command] = {
     "simulate": Command(
-        help="write simulated churn data into the landing zone, one folder per day",
+        help="write simulated churn data (dataset churn_world) into the landing zone, one "
+        "folder per day",
         configure=_configure_simulate,
         run=_run_simulate,
     ),
     "materialize": Command(
-        help="materialize every asset for every landed day (ingest, dbt, features, models, …)",
+        help="materialize every dataset for the days it has landed, then every model "
+        "(ingest, dbt, features, training, scores, drift, performance)",
         configure=_configure_materialize,
         run=_run_materialize,
     ),

@@ -1,17 +1,21 @@
 """Run the whole platform from a shell, recorded in the persistent Dagster instance so the UI
-shows every run afterwards (the README's first command uses this)."""
+shows every run afterwards (the README's first command uses this): every declared dataset
+over the days it has landed, then every declared model (`plan` lists the phases)."""
 
 import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from mlops_assets.components.model_pipeline.common import label_delay_days
-from mlops_assets.core.ingest import landed_days
+from mlops_assets.components.landing_dataset import DatasetSpec, dataset_specs
+from mlops_assets.components.landing_dataset.spec import DATA_STAGE
+from mlops_assets.components.model_pipeline import common
+from mlops_assets.components.model_pipeline.spec import ModelSpec, model_specs
 from mlops_assets.core.process_liveness import current_identity
 from mlops_assets.run_recovery import wait_for_free_pools, watch_pool_waits
 
@@ -132,23 +136,103 @@ def run_selection(
     )
 
 
-# The phases of a full run, in order: (name, asset selection, range). The range is False
-# (unpartitioned), True (every landed day) or "labelled" (landed days whose delayed labels
-# have landed too).
-PHASES: Sequence[tuple[str, str, bool | str]] = (
-    (
-        "data",
-        "group:ingest or group:dbt_staging or group:dbt_intermediate or group:dbt_marts",
-        True,
-    ),
-    ("feature registry", "key:feast_registry", False),
-    ("online features", "key:online_features", True),
-    # every model's layer (built from defs/models/<model>/defs.yaml), selected by stage tag
-    ("models", "tag:mlops/stage=training or tag:mlops/stage=export", False),
-    ("scores and drift", "tag:mlops/stage=scoring", True),
-    ("performance", "tag:mlops/stage=performance", "labelled"),
-    ("history", "tag:mlops/stage=history", False),
+# The kinds of phase of a full run, in order. Data phases run per dataset, model phases per
+# model; `--phase KIND` runs a kind for every dataset or model, `--phase KIND:NAME` for one.
+PHASE_KINDS = (
+    "data",
+    "feature registry",
+    "online features",
+    "models",
+    "scores and drift",
+    "performance",
+    "history",
 )
+NONE, DAYS, LABELLED = "none", "days", "labelled"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One run of a full materialization: `selection` over a partition span (`DAYS`: the
+    subject's days, `LABELLED`: its days whose delayed labels have landed, `NONE`:
+    unpartitioned) for one dataset or model (`subject`; None for what they share)."""
+
+    kind: str
+    subject: str | None
+    selection: str
+    span: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.subject}" if self.subject else self.kind
+
+
+def plan(datasets: Sequence[DatasetSpec], models: Sequence[ModelSpec]) -> list[Phase]:
+    """Every phase, in order: each dataset's data, the shared Feast registry, each dataset's
+    online features, then each model's training + export, scores and drift, delayed-label
+    performance and history."""
+    phases = [Phase("data", d.name, d.keys.selection(DATA_STAGE), DAYS) for d in datasets]
+    phases.append(Phase("feature registry", None, "key:feast_registry", NONE))
+    phases += [
+        Phase("online features", d.name, f"key:{d.keys.online_features.to_user_string()}", DAYS)
+        for d in datasets
+        if d.features.online_views
+    ]
+    for m in models:
+        model = f"tag:{common.MODEL_TAG}={m.name}"
+        stage = f"tag:{common.STAGE_TAG}="
+        training = f"{stage}{common.TRAINING} or {stage}{common.EXPORT}"
+        phases += [
+            Phase("models", m.name, f"{model} and ({training})", NONE),
+            Phase("scores and drift", m.name, f"{model} and {stage}{common.SCORING}", DAYS),
+            Phase("performance", m.name, f"{model} and {stage}{common.PERFORMANCE}", LABELLED),
+            Phase("history", m.name, f"{model} and {stage}{common.HISTORY}", NONE),
+        ]
+    return phases
+
+
+def _select(phases: list[Phase], only: Sequence[str] | None) -> list[Phase]:
+    if not only:
+        return phases
+    names = {p.name for p in phases} | {p.kind for p in phases}
+    unknown = sorted(set(only) - names)
+    if unknown:
+        raise RuntimeError(
+            f"unknown phase(s) {unknown}; phases: {list(PHASE_KINDS)}, or one of them for one "
+            f"dataset or model: {[p.name for p in phases if p.subject]}"
+        )
+    return [p for p in phases if p.name in only or p.kind in only]
+
+
+def _spans(
+    phase: Phase, days: dict[str, list[dt.date]], models: dict[str, ModelSpec]
+) -> tuple[tuple[dt.date, dt.date] | None, str | None]:
+    """(partition span or None, why the phase is skipped or None)."""
+    if phase.kind == "feature registry":
+        return None, None if any(days.values()) else "no dataset has landed a day"
+    if phase.subject in days:  # a dataset's phase
+        landed = days[phase.subject]
+        return ((landed[0], landed[-1]), None) if landed else (None, "no day landed yet")
+    model = models[phase.subject]
+    landed = days.get(model.dataset, [])
+    if not landed:
+        return None, f"dataset {model.dataset} has landed no day yet"
+    delay = dt.timedelta(days=model.labels.delay_days)
+    if landed[0] + delay > landed[-1]:
+        return None, (
+            f"no label yet (labels land {model.labels.delay_days} days after a day; "
+            f"{model.dataset} holds {landed[0]} … {landed[-1]})"
+        )
+    scored = [d for d in landed if d >= model.partitions.start_date]
+    if phase.span == NONE:
+        return None, None
+    if phase.span == LABELLED:
+        scored = [d for d in scored if d + delay <= landed[-1]]
+    if not scored:
+        return (
+            None,
+            f"no {model.name} day qualifies yet (partitions from {model.partitions.start_date})",
+        )
+    return (scored[0], scored[-1]), None
 
 
 def materialize_everything(
@@ -159,35 +243,37 @@ def materialize_everything(
     progress: Callable[[str], None],
     only: Sequence[str] | None = None,
     pool_wait_timeout: float | None = None,
+    datasets: Sequence[DatasetSpec] | None = None,
+    models: Sequence[ModelSpec] | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
-    """Run the phases in order. Before each, wait for its concurrency pools (saying which run
-    holds a slot); while it runs, report a step waiting for a slot; give up after
-    `pool_wait_timeout` seconds of waiting (None: wait for ever)."""
-    unknown = set(only or ()) - {name for name, *_ in PHASES}
-    if unknown:
-        raise RuntimeError(f"unknown phase(s) {sorted(unknown)}; phases: {[p[0] for p in PHASES]}")
-    phases = [p for p in PHASES if not only or p[0] in only]
-    days = landed_days(landing_dir)
-    if not days:
-        raise RuntimeError(f"no landed days in {landing_dir}: run `mlops-assets simulate` first")
-    delay = label_delay_days(defs)  # the models' YAML (the longest delay when several)
-    labelled = [d for d in days if delay and d + dt.timedelta(days=delay) <= days[-1]]
-    spans = {
-        True: (days[0], days[-1]),
-        "labelled": (labelled[0], labelled[-1]) if labelled else None,
-        False: None,
-    }
+    """Run the phases (`plan`) in order, each dataset over the days it has landed and each
+    model over its dataset's days (performance: the days whose labels have landed, by the
+    model's own label delay). Before each phase, wait for its concurrency pools (saying which
+    run holds a slot); while it runs, report a step waiting for a slot; give up after
+    `pool_wait_timeout` seconds of waiting (None: wait for ever). `datasets` / `models`
+    default to every declared one (their YAMLs)."""
+    datasets = list(dataset_specs() if datasets is None else datasets)
+    models = list(model_specs() if models is None else models)
+    phases = _select(plan(datasets, models), only)
+    days = {d.name: d.landed_days(landing_dir) for d in datasets}
+    if not any(days.values()):
+        raise RuntimeError(
+            f"no landed days in {landing_dir}: run `mlops-assets simulate` (or "
+            "`mlops-assets replay-cdnow`) first"
+        )
+    by_name = {m.name: m for m in models}
     graph = defs.resolve_asset_graph()
     results = []
-    for i, (label, selection, which) in enumerate(phases, start=1):
-        span = spans[which]
-        if which and span is None:
-            progress(f"[{i}/{len(phases)}] {label}: skipped (no day qualifies yet)")
+    for i, phase in enumerate(phases, start=1):
+        label = phase.name
+        span, skipped = _spans(phase, days, by_name)
+        if skipped:
+            progress(f"[{i}/{len(phases)}] {label}: skipped ({skipped})")
             continue
         n_days = (span[1] - span[0]).days + 1 if span else 0
         where = f" for {span[0]} … {span[1]} ({n_days} days)" if span else ""
         progress(f"[{i}/{len(phases)}] {label}{where}")
-        pools = _pools(graph, selection)
+        pools = _pools(graph, phase.selection)
         wait_for_free_pools(instance, pools, progress=progress, timeout=pool_wait_timeout)
         started = dt.datetime.now()
         run_id = str(uuid.uuid4())
@@ -196,7 +282,7 @@ def materialize_everything(
         ):
             result = run_selection(
                 defs,
-                selection,
+                phase.selection,
                 instance=instance,
                 partition_range=(span[0].isoformat(), span[1].isoformat()) if span else None,
                 tags={"mlops/trigger": "manual"},

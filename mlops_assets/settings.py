@@ -13,9 +13,8 @@ from pathlib import Path
 import dagster as dg
 
 DEFAULT_HOME = ".mlops"
-# The shared data layer's first daily partition (the simulator's default first day). Each
-# model's partitions and label delay are in its YAML (defs/models/<model>/defs.yaml).
-PARTITION_START = "2026-01-01"
+# Partitions, label delays and thresholds of a dataset or a model are in its YAML
+# (defs/datasets/<dataset>/defs.yaml, defs/models/<model>/defs.yaml), not here.
 
 
 def mlops_home() -> Path:
@@ -32,8 +31,9 @@ def deployment_env() -> str:
 
 
 class Settings(dg.ConfigurableResource):
-    """Paths, profile and the data layer's thresholds. A model's thresholds (gate, drift,
-    performance, retraining) are in its YAML, read by the model-pipeline component."""
+    """Paths, profile and the data layer's thresholds (the same for every dataset). A model's
+    thresholds (gate, drift, performance, retraining) are in its YAML, read by the
+    model-pipeline component."""
 
     home: str
     env: str = "local"

@@ -18,7 +18,7 @@ import re
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,15 +27,6 @@ from mlops_assets.core.schemas import Column, SourceSpec
 
 if TYPE_CHECKING:
     import duckdb
-
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "decimal": "DECIMAL(18,2)",  # the default scale; see _decimal_rules
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
 
 QUARANTINE_TABLE = "raw.quarantine"
 
@@ -78,7 +69,7 @@ class IngestResult:
 def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     """Create the raw schema, the source's typed table and the shared quarantine table."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    cols = ", ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in spec.columns)
+    cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in spec.columns)
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {spec.raw_table} ({cols}, "
         "_partition_date DATE NOT NULL, _source_file VARCHAR NOT NULL, "
@@ -105,9 +96,9 @@ def _check_raw_types(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         ).fetchall()
     )
     wrong = [
-        f"{c.name} is {actual[c.name]}, the contract says {_SQL_TYPES[c.type]}"
+        f"{c.name} is {actual[c.name]}, the contract says {c.sql_type}"
         for c in spec.columns
-        if c.name in actual and actual[c.name].replace(" ", "") != _SQL_TYPES[c.type]
+        if c.name in actual and actual[c.name].replace(" ", "") != c.sql_type
     ]
     missing = [c.name for c in spec.columns if c.name not in actual]
     if wrong or missing:
@@ -122,22 +113,35 @@ def _check_raw_types(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
 _DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def landed_days(landing_dir: Path) -> list[dt.date]:
-    """Complete day folders in the landing zone, oldest first. Folders still being written
-    are hidden (`.tmp-<day>`) until an atomic rename, so they never match.
+def landed_days(landing_dir: Path, sources: Sequence[SourceSpec] | None = None) -> list[dt.date]:
+    """Complete day folders in the landing zone, oldest first: with `sources` (a dataset's),
+    the days that dataset has landed — every required source's file is there (a dataset
+    whose sources are all optional: any of its files). Several datasets share the landing
+    zone, so a day folder holding only another dataset's files is not one of its days.
+    Folders still being written are hidden (`.tmp-<day>`) until an atomic rename, so they
+    never match.
 
-    A day-named symbolic link is listed but never followed: that day's ingest then fails with
-    `RefusedFile` ("is a symbolic link") rather than the day silently disappearing. A name
-    that looks like a day but is no calendar date (`2026-13-40`) is not a day folder."""
+    A day-named symbolic link is listed (for every dataset) but never followed: that day's
+    ingest then fails with `RefusedFile` ("is a symbolic link") rather than the day silently
+    disappearing; so is a day whose file is a link or a FIFO. A name that looks like a day but
+    is no calendar date (`2026-13-40`) is not a day folder."""
     if not landing_dir.is_dir():
         return []
+    required = [s.file_name for s in sources or () if s.required]
+    optional = [s.file_name for s in sources or () if not s.required]
     days = []
     with os.scandir(landing_dir) as entries:
         for entry in entries:
             if not _DAY_DIR.match(entry.name):
                 continue
-            if not (entry.is_symlink() or entry.is_dir(follow_symlinks=False)):
+            linked = entry.is_symlink()
+            if not (linked or entry.is_dir(follow_symlinks=False)):
                 continue
+            if sources is not None and not linked:
+                folder = Path(entry.path)
+                present = {n for n in required + optional if os.path.lexists(folder / n)}
+                if not (set(required) <= present if required else present):
+                    continue
             with contextlib.suppress(ValueError):
                 days.append(dt.date.fromisoformat(entry.name))
     return sorted(days)
@@ -315,10 +319,7 @@ def _decimal_rules(col: Column, v: str, empty: str) -> tuple[str, list[str]]:
 
     More decimal places than the scale is a reason, never a rounding: money must stay exactly
     what the source sent. Trailing zeros beyond the scale are fine (12.500 is 12.50)."""
-    sql_type = f"DECIMAL(18,{col.scale})"
-    if sql_type != _SQL_TYPES["decimal"]:
-        # ensure_tables/_load type columns by _SQL_TYPES[type]: another scale would round
-        raise ValueError(f"{col.name}: decimal columns are loaded at scale 2, not {col.scale}")
+    sql_type = col.sql_type
     text = f"trim({v})"
     pattern = f"regexp_full_match({text}, '{_DECIMAL_TEXT}')"
     too_precise = f"regexp_matches({text}, '\\.\\d{{{col.scale}}}\\d*[1-9]')"
@@ -335,7 +336,7 @@ def _decimal_rules(col: Column, v: str, empty: str) -> tuple[str, list[str]]:
 def _row_reason_sql(col: Column) -> list[str]:
     """SQL expressions, each NULL when the rule holds or a reason string when it breaks."""
     v = f'"{col.name}"'
-    typed = f"TRY_CAST({v} AS {_SQL_TYPES[col.type]})"
+    typed = f"TRY_CAST({v} AS {col.sql_type})"
     empty = f"({v} IS NULL OR trim({v}) = '')"
     rules = []
     if not col.nullable:
@@ -456,9 +457,7 @@ def _load(
         f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, "
         f"nullif({_reason_sql(spec, day)}, '') AS _reason FROM _landing"
     )
-    typed = ", ".join(
-        f'CAST("{c.name}" AS {_SQL_TYPES[c.type]}) AS "{c.name}"' for c in spec.columns
-    )
+    typed = ", ".join(f'CAST("{c.name}" AS {c.sql_type}) AS "{c.name}"' for c in spec.columns)
     con.execute(
         f"INSERT INTO {spec.raw_table} SELECT {typed}, ?, ?, ? "
         "FROM _checked WHERE _reason IS NULL ORDER BY _row",

@@ -1,9 +1,11 @@
 """The promotion gate rule: may a challenger model become the champion?
 
 A challenger passes iff its AUC-PR is at least the absolute ``floor`` AND, when a champion
-exists, it is no worse than the champion by more than ``tolerance``:
+exists, it is no worse than the champion by more than ``tolerance`` AND, when the model
+declares a baseline rule, it beats that rule on the same held-out window:
 
     passed = challenger >= floor and (champion is None or challenger >= champion - tolerance)
+             and (baseline is None or challenger > baseline)
 
 Both bounds are inclusive. A slack of `_SLACK` (1e-12) absorbs float rounding in
 ``champion - tolerance`` (``0.80 - 0.01`` is not exactly ``0.79`` in binary), so a
@@ -33,6 +35,7 @@ class GateDecision:
     champion_auc_pr: float | None = None
     floor: float = DEFAULT_FLOOR
     tolerance: float = DEFAULT_TOLERANCE
+    baseline: float | None = None
 
     @property
     def min_required(self) -> float:
@@ -49,9 +52,10 @@ class GateDecision:
             if self.champion_auc_pr is None
             else f"champion {self.champion_auc_pr:.4f}"
         )
+        baseline = "" if self.baseline is None else f", baseline {self.baseline:.4f}"
         return (
             f"**Promotion gate: {verdict}** — challenger AUC-PR {self.challenger_auc_pr:.4f} "
-            f"(floor {self.floor:.4f}, {champion}, tolerance {self.tolerance:.4f}): "
+            f"(floor {self.floor:.4f}, {champion}, tolerance {self.tolerance:.4f}{baseline}): "
             + "; ".join(self.reasons)
         )
 
@@ -76,6 +80,8 @@ def decide(
     floor: float = DEFAULT_FLOOR,
     tolerance: float = DEFAULT_TOLERANCE,
     metric_label: str = "AUC-PR",
+    baseline: float | None = None,
+    baseline_label: str = "baseline",
 ) -> GateDecision:
     """Apply the gate rule (module docstring) and say why it passed or failed.
 
@@ -84,10 +90,13 @@ def decide(
     a broken evaluation must not be mistaken for a bad model, nor for a good one.
     ``metric_label`` names the gated metric in the reasons (any higher-is-better score in
     [0, 1]; the `*_auc_pr` field names are kept for the default metric's readers).
+    ``baseline`` is the same metric of the model's baseline rule on the same held-out window
+    (None: no baseline declared); the challenger must beat it strictly.
     """
     challenger = _check_score("challenger_auc_pr", challenger_auc_pr)
     champion = None if champion_auc_pr is None else _check_score("champion_auc_pr", champion_auc_pr)
     floor = _check_score("floor", floor)
+    baseline = None if baseline is None else _check_score("baseline", baseline)
     tolerance = float(tolerance)
     if not math.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
@@ -126,11 +135,21 @@ def decide(
                 f"(lowest allowed {lowest:.4f})"
             )
 
+    beats_baseline = True
+    if baseline is not None:
+        beats_baseline = challenger > baseline + _SLACK
+        verb = "beats" if beats_baseline else "does not beat"
+        reasons.append(
+            f"{metric_label} {challenger:.4f} {verb} the {baseline_label} rule {baseline:.4f} "
+            f"(lift {challenger - baseline:+.4f})"
+        )
+
     return GateDecision(
-        passed=above_floor and holds_vs_champion,
+        passed=above_floor and holds_vs_champion and beats_baseline,
         reasons=reasons,
         challenger_auc_pr=challenger,
         champion_auc_pr=champion,
         floor=floor,
         tolerance=tolerance,
+        baseline=baseline,
     )

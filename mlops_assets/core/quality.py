@@ -33,15 +33,26 @@ def quarantine_rate(rows_in: int, quarantined: int, max_rate: float) -> Outcome:
 
 
 def orphan_rate(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, day: dt.date, max_rate: float
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    day: dt.date,
+    max_rate: float,
+    *,
+    column: str,
+    parent: SourceSpec,
 ) -> Outcome:
-    """Rows of the day whose customer is unknown to raw.customers as of that day."""
+    """Rows of the day whose `column` names no `parent` key landed by that day (the contract's
+    `references`): events about an entity the platform has never seen."""
+    if len(parent.key) != 1:
+        raise ValueError(f"{parent.name} has a composite key {parent.key}: nothing to reference")
+    q = _quote
+    child, key = q(column), q(parent.key[0])
+    known = f"SELECT DISTINCT {key} AS _ref FROM {parent.raw_table} WHERE _partition_date <= ?"
     total, orphans = con.execute(
         f"""
-        SELECT count(*), count(*) FILTER (WHERE c.customer_id IS NULL)
+        SELECT count(*), count(*) FILTER (WHERE k._ref IS NULL)
         FROM {spec.raw_table} AS t
-        LEFT JOIN (SELECT DISTINCT customer_id FROM raw.customers WHERE _partition_date <= ?) AS c
-            USING (customer_id)
+        LEFT JOIN ({known}) AS k ON k._ref = t.{child}
         WHERE t._partition_date = ?
         """,
         [day, day],
@@ -51,9 +62,8 @@ def orphan_rate(
         r[0]
         for r in con.execute(
             f"""
-            SELECT DISTINCT t.customer_id FROM {spec.raw_table} AS t
-            WHERE t._partition_date = ? AND t.customer_id NOT IN
-                (SELECT customer_id FROM raw.customers WHERE _partition_date <= ?)
+            SELECT DISTINCT t.{child} FROM {spec.raw_table} AS t
+            WHERE t._partition_date = ? AND t.{child} NOT IN ({known})
             ORDER BY 1 LIMIT 5
             """,
             [day, day],
@@ -61,9 +71,13 @@ def orphan_rate(
     ]
     return Outcome(
         passed=rate <= max_rate,
-        summary=f"{orphans} of {total} rows reference unknown customers ({rate:.2%})",
+        summary=f"{orphans} of {total} rows reference unknown {parent.name} ({rate:.2%})",
         metadata={"orphan_rate": rate, "limit": max_rate, "examples": examples},
     )
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def event_freshness(
@@ -73,7 +87,8 @@ def event_freshness(
     export stopped at noon) shows up as a lag."""
     assert spec.event_time, f"{spec.name} has no event time"
     newest = con.execute(
-        f"SELECT max({spec.event_time}) FROM {spec.raw_table} WHERE _partition_date = ?", [day]
+        f"SELECT max({_quote(spec.event_time)}) FROM {spec.raw_table} WHERE _partition_date = ?",
+        [day],
     ).fetchone()[0]
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
     if newest is None:

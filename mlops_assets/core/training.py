@@ -427,6 +427,51 @@ def evaluate(
     return metrics_from_predictions(y, predict_proba_positive(model, df, features))
 
 
+def baseline_scores(df: pd.DataFrame, expression: str) -> np.ndarray:
+    """A rule's scores: the SQL expression (DuckDB, over the frame's columns; higher means more
+    likely positive) evaluated per row, in row order. A row whose score is NULL or NaN ranks
+    below every other row."""
+    import duckdb
+    import numpy as np
+
+    con = duckdb.connect()
+    try:
+        con.register("_rows", df)
+        scores = con.execute(f"SELECT CAST(({expression}) AS DOUBLE) FROM _rows").fetchnumpy()
+    finally:
+        con.close()
+    values = np.asarray(next(iter(scores.values())), dtype=np.float64)
+    values = np.where(np.isfinite(values), values, np.nan)
+    if np.isnan(values).all():
+        raise ValueError(f"the baseline {expression!r} scores no row")
+    return np.where(np.isnan(values), np.nanmin(values) - 1.0, values)
+
+
+def ranking_metrics(y_true, scores) -> dict[str, float]:
+    """AUC-PR and ROC-AUC of any score where higher means more likely positive (a rule's
+    scores need not be probabilities, so no calibration metric here)."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y_true, dtype=np.float64).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"{len(y)} labels but {len(s)} scores")
+    if len(np.unique(y)) < 2:
+        raise ValueError("evaluation set has a single class: ROC-AUC and AUC-PR are undefined")
+    return {
+        "auc_pr": float(average_precision_score(y, s)),
+        "roc_auc": float(roc_auc_score(y, s)),
+    }
+
+
+def evaluate_baseline(
+    df: pd.DataFrame, expression: str, *, label_column: str = LABEL_COLUMN
+) -> dict[str, float]:
+    """`ranking_metrics` of a rule (`baseline_scores`) on ``df``."""
+    return ranking_metrics(_labels(df, label_column), baseline_scores(df, expression))
+
+
 # --------------------------------------------------------------------------------------------
 # provenance
 

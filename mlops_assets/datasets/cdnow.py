@@ -9,12 +9,13 @@ The file is read from the installed distribution without importing `lifetimes` (
 
 What is landed: `landing_dir/<YYYY-MM-DD>/cdnow_purchases.csv`, one file per calendar day of
 the replay (a day without purchases gets a header-only file), to the `CDNOW_PURCHASES`
-contract. Time is shifted — `start_date` is the day 1997-01-01 lands on (default 2026-01-01,
-the platform's first partition) — and nothing else is changed: amounts are the file's own
-two-decimal values, quantities and customer ids are the file's, and every row carries its
-`original_date` and a deterministic `purchase_id` (`<customer>-<original YYYYMMDD>-<n>`, the
-n-th line of that customer on that day in file order), so each landed row maps back to exactly
-one line of the source.
+contract (the `cdnow` dataset's YAML, `mlops_assets/defs/datasets/cdnow/defs.yaml`, loaded
+through `mlops_assets.datasets.contract`). Time is shifted — `start_date` is the day 1997-01-01
+lands on (default: the dataset's `partitions.start_date`) — and nothing else is changed:
+amounts are the file's own two-decimal values, quantities and customer ids are the file's, and
+every row carries its `original_date` and a deterministic `purchase_id`
+(`<customer>-<original YYYYMMDD>-<n>`, the n-th line of that customer on that day in file
+order), so each landed row maps back to exactly one line of the source.
 
 Label-free by design: only events are landed. "Buys again within 90 days" is derived from the
 purchases themselves in dbt (`cdnow_repurchase_labels`), so labels can never disagree with the
@@ -39,12 +40,12 @@ import hashlib
 import importlib.metadata
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from mlops_assets.core.schemas import Column, SourceSpec
+from mlops_assets.datasets import contract
 from mlops_assets.datasets.landing_writer import day_has_files, write_day_files
 
 SOURCE_DISTRIBUTION = "lifetimes"
@@ -57,39 +58,9 @@ SOURCE_DAYS = (SOURCE_LAST_DAY - SOURCE_FIRST_DAY).days + 1  # 546
 SOURCE_ROWS = 69_659
 MANIFEST_NAME = ".cdnow.json"  # hidden: landing-zone readers skip dot entries
 
-CDNOW_PURCHASES = SourceSpec(
-    name="cdnow_purchases",
-    description=(
-        "CDNOW purchases replayed day by day: one row per line of CDNOW_master.txt, on its "
-        "time-shifted day. Events only: repurchase labels are derived in dbt."
-    ),
-    key=("purchase_id",),
-    event_time="purchase_date",
-    event_time_in_partition=True,
-    columns=(
-        Column(
-            "purchase_id",
-            "string",
-            description="<customer_id>-<original YYYYMMDD>-<n>: the n-th line (from 1) of that "
-            "customer on that original day, in file order. Deterministic.",
-        ),
-        Column("customer_id", "string", description="CDNOW customer id as in the file: 00001."),
-        Column(
-            "purchase_date",
-            "date",
-            description="The replayed day: start_date + (original_date - 1997-01-01).",
-        ),
-        Column("original_date", "date", description="The purchase's date in the source file."),
-        Column("quantity", "int", min=1, max=1000, description="Number of CDs bought."),
-        Column(
-            "amount",
-            "decimal",
-            min=0,
-            max=100_000,
-            description="Dollar value exactly as in the file (0.00 on a few promotional lines).",
-        ),
-    ),
-)
+DATASET = "cdnow"
+CONTRACT = contract(DATASET)  # mlops_assets/defs/datasets/cdnow/defs.yaml
+CDNOW_PURCHASES = CONTRACT.source("cdnow_purchases")
 """The landing contract of the replay (validated by `core.ingest` like any other source)."""
 
 
@@ -121,7 +92,8 @@ class Purchase:
 class ReplayConfig:
     """Which part of the history to replay, and where in time."""
 
-    start_date: date = date(2026, 1, 1)  # the day 1997-01-01 lands on
+    # the day 1997-01-01 lands on: by default the dataset's first partition (its YAML)
+    start_date: date = field(default_factory=lambda: CONTRACT.start_date)
     days: int = 365  # calendar days replayed from 1997-01-01 (at most SOURCE_DAYS)
 
     def __post_init__(self) -> None:

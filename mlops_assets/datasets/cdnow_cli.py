@@ -57,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=defaults.start_date,
         metavar="YYYY-MM-DD",
         help="the day 1997-01-01 lands on; the shift is the only change made to the data "
-        "(default: %(default)s)",
+        "(default: the cdnow dataset's first partition, %(default)s)",
     )
     parser.add_argument(
         "--landing-dir",

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from mlops_assets.components.landing_dataset import DATASETS_DIR, load_dataset_spec
 from mlops_assets.components.model_pipeline import build_model_defs
 from mlops_assets.components.model_pipeline.spec import (
     MODELS_DIR,
@@ -66,7 +67,7 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
     assert deps["churn/challenger"] == {"churn/candidate_sklearn", "churn/candidate_xgboost"}
     assert (
         "churn/onnx" in deps["churn/daily_scores"]
-        and "online_features" in deps["churn/daily_scores"]
+        and "churn_world/online_features" in deps["churn/daily_scores"]
     )
     assert "churn_labels" in deps["churn/model_performance"]
 
@@ -93,16 +94,16 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
         "churn_scoring_job",
         "churn_performance_job",
         "churn_rollback_job",
-        "daily_job",
+        "churn_world_daily_job",
     }
-    assert {s.name for s in loaded.sensors} == {
-        "landing_zone_sensor",
+    assert {s.name for s in loaded.sensors} >= {
+        "churn_world_landing_sensor",
         "churn_scoring_sensor",
         "churn_retrain_on_drift_sensor",
         "churn_retrain_on_new_data_sensor",
     }
-    assert {s.name for s in loaded.schedules} == {
-        "daily_job_schedule",
+    assert {s.name for s in loaded.schedules} >= {
+        "churn_world_daily_job_schedule",
         "churn_retrain_schedule",
         "churn_scoring_schedule",
     }
@@ -115,15 +116,21 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
         "churn/daily_scores",
         "churn/drift_report",
     }
-    # the shared daily job is the data layer only: each model scores through its own job
-    daily = loaded.resolve_job_def("daily_job")
-    assert not {k for k in daily.asset_layer.executable_asset_keys if len(k.path) > 1}
+    # the dataset's daily job is its data layer only: each model scores through its own job
+    daily = loaded.resolve_job_def("churn_world_daily_job")
+    assert not {
+        k for k in daily.asset_layer.executable_asset_keys if k.path[0] in {"churn", "cdnow"}
+    }
+    assert dg.AssetKey(["churn_world", "online_features"]) in (
+        daily.asset_layer.executable_asset_keys
+    )
 
 
 def test_a_second_yaml_builds_a_second_layer_next_to_the_first() -> None:
     churn = load_spec(CHURN_YAML)
+    world = load_dataset_spec(DATASETS_DIR / churn.dataset / "defs.yaml")
     upsell = churn.model_copy(update={"name": "upsell", "candidates": churn.candidates[:1]})
-    both = dg.Definitions.merge(build_model_defs(churn), build_model_defs(upsell))
+    both = dg.Definitions.merge(build_model_defs(churn, world), build_model_defs(upsell, world))
     keys = {k.to_user_string() for a in both.assets for k in a.keys}
     assert {f"upsell/{k}" for k in LAYER - {"candidate_xgboost"}} <= keys
     assert "upsell/candidate_xgboost" not in keys
@@ -151,11 +158,18 @@ def test_the_feast_repo_declares_the_services_models_name() -> None:
 
 
 def _project(tmp_path: Path, monkeypatch, attributes: dict) -> Path:
-    """A throwaway dg project with one model YAML and a Feast repo declaring two services."""
+    """A throwaway dg project with one model YAML, the dataset it reads and a Feast repo
+    declaring two services and the dataset's online view."""
     package = f"tmp_models_{uuid.uuid4().hex[:8]}"
     root = tmp_path / "project"
     model_dir = root / package / "defs" / "models" / "m"
     model_dir.mkdir(parents=True)
+    dataset_dir = root / package / "defs" / "datasets" / "d"
+    dataset_dir.mkdir(parents=True)
+    dataset = yaml.safe_load((DATASETS_DIR / "churn_world" / "defs.yaml").read_text())
+    dataset["attributes"]["name"] = "d"
+    dataset["attributes"]["features"]["online_views"] = ["view_a"]
+    (dataset_dir / "defs.yaml").write_text(yaml.safe_dump(dataset, sort_keys=False))
     for init in (root / package / "__init__.py", root / package / "defs" / "__init__.py"):
         init.write_text("")
     (root / "pyproject.toml").write_text(
@@ -166,6 +180,7 @@ def _project(tmp_path: Path, monkeypatch, attributes: dict) -> Path:
         "from feast import FeatureService\n"
         'a = FeatureService(name="svc_a", features=[])\n'
         'b = FeatureService(name="svc_b", features=[])\n'
+        'v = FeatureView(name="view_a", entities=[], schema=[], source=None)\n'
     )
     doc = {"type": "mlops_assets.components.ModelPipeline", "attributes": attributes}
     (model_dir / "defs.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -176,6 +191,7 @@ def _project(tmp_path: Path, monkeypatch, attributes: dict) -> Path:
 def _good() -> dict:
     doc = yaml.safe_load(CHURN_YAML.read_text())["attributes"]
     doc["features"]["service"] = "svc_a"
+    doc["dataset"] = "d"
     return doc
 
 
@@ -252,8 +268,8 @@ def test_a_wrong_yaml_fails_at_load_naming_file_field_and_what_is_allowed(
 
     # the same file read outside Dagster's loader says the same, with the path first
     with pytest.raises(ModelSpecError) as raised:
-        load_spec(next(root.rglob("defs.yaml")))
-    assert str(raised.value).startswith(str(next(root.rglob("defs.yaml"))))
+        load_spec(next(root.glob("*/defs/models/m/defs.yaml")))
+    assert str(raised.value).startswith(str(next(root.glob("*/defs/models/m/defs.yaml"))))
     assert field in str(raised.value) and allowed.split(":")[0] in str(raised.value)
 
 
@@ -267,6 +283,17 @@ def test_an_unknown_feature_service_names_it_and_lists_the_declared_ones(
     assert "defs/models/m/defs.yaml: attributes.features.service" in message
     assert "'churn_v9' is not declared" in message
     assert "available: svc_a, svc_b" in message
+
+
+def test_an_unknown_dataset_names_it_and_lists_the_declared_ones(tmp_path, monkeypatch) -> None:
+    attributes = _good()
+    attributes["dataset"] = "nowhere"
+    root = _project(tmp_path, monkeypatch, attributes)
+    message = _load_error(root)
+    assert "defs/models/m/defs.yaml: attributes.dataset: dataset 'nowhere' is not declared" in (
+        message
+    )
+    assert "declared: d" in message
 
 
 def test_the_schema_has_no_dataset_names_of_its_own() -> None:

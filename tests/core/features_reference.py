@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_assets.core.schemas import PLANS, SOURCES
+from mlops_assets.datasets.simulator import PLANS, SOURCES
 from tests.feature_columns import FEATURE_COLUMNS
 
 PLAN_TIER = {plan: tier for tier, plan in enumerate(PLANS, start=1)}  # basic=1 … premium=3

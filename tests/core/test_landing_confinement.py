@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from mlops_assets.core import ingest
-from mlops_assets.core.schemas import CHURN_LABELS, CUSTOMERS, TRANSACTIONS
+from mlops_assets.datasets.simulator import CHURN_LABELS, CUSTOMERS, TRANSACTIONS
 
 DAY = dt.date(2026, 1, 5)
 HEADER = "transaction_id,customer_id,transaction_ts,amount,channel\n"

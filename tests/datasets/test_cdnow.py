@@ -19,9 +19,9 @@ import duckdb
 import pytest
 
 from mlops_assets.core import ingest
-from mlops_assets.core.simulator import SimulationConfig, simulate
 from mlops_assets.datasets import cdnow
 from mlops_assets.datasets.cdnow import CDNOW_PURCHASES, ReplayConfig, replay
+from mlops_assets.datasets.simulator import SimulationConfig, simulate
 
 FILE = CDNOW_PURCHASES.file_name
 

@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 
 from mlops_assets.core import ingest
-from mlops_assets.core.schemas import SOURCES
-from mlops_assets.core.simulator import SimulationConfig, simulate
+from mlops_assets.datasets.simulator import SOURCES, SimulationConfig, simulate
 from tests.core.features_reference import compute_features, load_landing
 from tests.feature_columns import FEATURE_COLUMNS
 

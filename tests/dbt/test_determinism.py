@@ -20,8 +20,7 @@ import duckdb
 import pytest
 
 from mlops_assets.core import ingest
-from mlops_assets.core.schemas import SOURCES
-from mlops_assets.core.simulator import SimulationConfig, simulate
+from mlops_assets.datasets.simulator import SOURCES, SimulationConfig, simulate
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.core.simulator import SimulationConfig, simulate
+from mlops_assets.datasets.simulator import SimulationConfig, simulate
 from mlops_assets.settings import Settings
 
 START = dt.date(2026, 1, 1)

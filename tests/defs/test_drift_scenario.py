@@ -3,11 +3,12 @@
 90 simulated days with a covariate drift from day 60, on the real definitions, a temp data
 home and a real persistent Dagster instance (no mocks):
 
-1. days 0..59 are backfilled as single range runs, phase by phase like `runner.PHASES`, the
-   first model trained on the labels known on day 59;
+1. days 0..59 are backfilled as single range runs, phase by phase like `runner.plan` (the
+   churn_world dataset and the churn model), the first model trained on the labels known on
+   day 59;
 2. days 60.. land one folder at a time; after each, the sensors tick against the instance
    with the cursor kept between ticks, and every RunRequest is launched as a run of its job
-   (run_key de-duplicated like the daemon does) — the shared data layer's daily runs (landing
+   (run_key de-duplicated like the daemon does) — the dataset's daily runs (its landing
    sensor), then the churn model's scoring and delayed-label performance runs (its scoring
    sensor, which follows the data layer), and the retraining its drift sensor asks for;
 3. once the retraining has run, the remaining days up to day 75 are processed as one range
@@ -31,10 +32,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.components.landing_dataset import DATASETS_DIR, load_dataset_spec
+from mlops_assets.components.model_pipeline.common import TRIGGER_TAG
 from mlops_assets.components.model_pipeline.spec import MODELS_DIR, load_spec
 from mlops_assets.core import monitoring, registry
-from mlops_assets.core.simulator import DriftSpec, SimulationConfig, simulate
-from mlops_assets.defs.automation.sensors import TRIGGER_TAG
+from mlops_assets.datasets.simulator import DriftSpec, SimulationConfig, simulate
 from mlops_assets.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -49,7 +51,8 @@ LAST_DAY = 75  # then the rest up to here as one range run
 
 MODEL = "churn"
 SPEC = load_spec(MODELS_DIR / MODEL / "defs.yaml")
-LANDING = "landing_zone_sensor"
+DATASET = load_dataset_spec(DATASETS_DIR / SPEC.dataset / "defs.yaml")
+LANDING = f"{DATASET.name}_landing_sensor"
 SCORING = f"{MODEL}_scoring_sensor"
 DRIFT_SENSOR = f"{MODEL}_retrain_on_drift_sensor"
 NEW_DATA_SENSOR = f"{MODEL}_retrain_on_new_data_sensor"
@@ -170,10 +173,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
 
 
 def _drive(o: Observed, root: Path) -> None:
-    from mlops_assets.defs.automation.jobs import DAILY_SELECTION
-    from mlops_assets.runner import PHASES, run_selection
+    from mlops_assets.runner import DAYS, LABELLED, plan, run_selection
 
-    scoring_selection = dict((name, sel) for name, sel, _ in PHASES)["scores and drift"]
+    phases = plan([DATASET], [SPEC])
+    scoring_selection = next(p.selection for p in phases if p.kind == "scores and drift")
+    daily_selection = " or ".join(
+        f"({p.selection})" for p in phases if p.kind in ("data", "online features")
+    )
 
     stage = root / "stage"  # the simulator writes here; days "land" by a folder rename
     landing = o.settings.landing_dir
@@ -197,21 +203,21 @@ def _drive(o: Observed, root: Path) -> None:
             land(i)
 
     # 1. backfill days 0..59, one single run per phase, like `mlops-assets materialize`
-    spans = {True: (day(0), day(DRIFT_DAY - 1)), "labelled": (day(0), day(DRIFT_DAY - 31))}
+    spans = {DAYS: (day(0), day(DRIFT_DAY - 1)), LABELLED: (day(0), day(DRIFT_DAY - 31))}
     models_config = {
         "ops": {f"{MODEL}__training_set": {"config": {"label_arrived_until": day(DRIFT_DAY - 1)}}}
     }
-    for name, selection, which in PHASES:
-        with _timed(o, f"backfill {name}"):
+    for phase in phases:
+        with _timed(o, f"backfill {phase.name}"):
             result = run_selection(
                 o.defs,
-                selection,
+                phase.selection,
                 instance=o.instance,
-                partition_range=spans[which] if which else None,
+                partition_range=spans.get(phase.span),
                 tags={"mlops/trigger": "manual"},
-                run_config=models_config if name == "models" else None,
+                run_config=models_config if phase.kind == "models" else None,
             )
-        o.backfill_ok[name] = result.success
+        o.backfill_ok[phase.name] = result.success
 
     # the sensors are switched on after the manual backfill: their first ticks
     daemon = Daemon(o.defs, o.instance, root / "sensor_cursors.json")
@@ -283,7 +289,7 @@ def _drive(o: Observed, root: Path) -> None:
                 partition_range=rest,
                 tags={"mlops/trigger": "manual"},
             ).success
-            for selection in (DAILY_SELECTION, scoring_selection)
+            for selection in (daily_selection, scoring_selection)
         )
     o.after_range_tick = daemon.tick(DRIFT_SENSOR)
     launch_all(DRIFT_SENSOR, o.after_range_tick)
@@ -399,7 +405,7 @@ def test_landing_and_scoring_sensors_are_idempotent_and_drive_daily_and_performa
     assert not first.run_requests, [r.run_key for r in first.run_requests]
     assert first.cursor == day(DRIFT_DAY - 1)
     once, twice = scenario.landing_keys_twice
-    assert once == twice == [f"landing:{day(DRIFT_DAY)}"]
+    assert once == twice == [f"{DATASET.name}:landing:{day(DRIFT_DAY)}"]
     delay = SPEC.labels.delay_days
     once, twice = scenario.scoring_keys_twice
     assert (
@@ -414,7 +420,7 @@ def test_landing_and_scoring_sensors_are_idempotent_and_drive_daily_and_performa
     expected = []
     for i in range(DRIFT_DAY, scenario.last_progressive_day + 1):
         expected += [
-            (f"landing:{day(i)}", "daily_job"),
+            (f"{DATASET.name}:landing:{day(i)}", f"{DATASET.name}_daily_job"),
             (f"{MODEL}:scoring:{day(i)}", f"{MODEL}_scoring_job"),
             (f"{MODEL}:performance:{day(i - delay)}", f"{MODEL}_performance_job"),
         ]

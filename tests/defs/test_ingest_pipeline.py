@@ -11,7 +11,8 @@ import pandas as pd
 from mlops_assets.settings import Settings
 from tests.defs.conftest import day, materialize
 
-DATA = "group:ingest or group:dbt_staging or group:dbt_intermediate or group:dbt_marts"
+# the churn_world dataset's ingest + dbt (runner phase `data:churn_world`)
+DATA = "tag:mlops/dataset=churn_world and tag:mlops/stage=data"
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple]:
@@ -37,7 +38,7 @@ def test_range_run_builds_raw_tables_marts_checks_and_parquet(defs, data_home: S
     assert result.success
     # the run's own dbt target folder is cleaned up after a successful build
     target = Path(__file__).resolve().parents[2] / "dbt_project" / "target"
-    assert not list(target.glob(f"dbt_models-{result.run_id[:7]}-*"))
+    assert not list(target.glob(f"churn_world_dbt_models-{result.run_id[:7]}-*"))
     # every customer known by a day gets one feature row for that day
     per_day = _rows(
         data_home,

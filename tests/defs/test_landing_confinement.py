@@ -30,7 +30,7 @@ def test_symlinked_landing_file_fails_the_day_and_stores_nothing(
     defs, data_home: Settings, tmp_path
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    assert materialize(defs, "group:ingest", start=day(0), instance=instance).success
+    assert materialize(defs, "group:churn_world_ingest", start=day(0), instance=instance).success
     with duckdb.connect(str(data_home.warehouse_path), read_only=True) as con:
         before = sorted(con.execute("SELECT customer_id FROM raw.customers").fetchall())
 
@@ -40,7 +40,7 @@ def test_symlinked_landing_file_fails_the_day_and_stores_nothing(
     path.unlink()
     path.symlink_to(secret)
     result = materialize(
-        defs, "group:ingest", start=day(0), instance=instance, raise_on_error=False
+        defs, "group:churn_world_ingest", start=day(0), instance=instance, raise_on_error=False
     )
 
     assert not result.success

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.core.simulator import SimulationConfig, simulate
+from mlops_assets.datasets.simulator import SimulationConfig, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -77,7 +77,7 @@ def webserver(tmp_path: Path):
         proc.wait(timeout=30)
 
 
-def test_ui_shows_landing_to_raw_to_dbt_lineage_with_checks(webserver: int) -> None:
+def test_ui_shows_each_datasets_lineage_to_its_model_with_checks(webserver: int) -> None:
     nodes = {}
     deadline = time.monotonic() + 60
     while not nodes and time.monotonic() < deadline:  # the code location loads in the background
@@ -87,53 +87,80 @@ def test_ui_shows_landing_to_raw_to_dbt_lineage_with_checks(webserver: int) -> N
         time.sleep(0.5 if not nodes else 0)
     deps = {k: {"/".join(d["path"]) for d in n["dependencyKeys"]} for k, n in nodes.items()}
 
+    def checks(key: str) -> dict[str, bool]:
+        return {c["name"]: c["blocking"] for c in nodes[key]["assetChecksOrError"]["checks"]}
+
+    # churn_world: landing → raw → dbt (staging → intermediate → marts)
     assert "landing_transactions" in deps["raw_transactions"]
     assert "raw_transactions" in deps["stg_transactions"]
     assert "stg_transactions" in deps["int_customer_daily_activity"]
     assert "int_customer_daily_activity" in deps["customer_activity_features"]
     assert "raw_churn_labels" in deps["stg_churn_labels"]
     assert "stg_churn_labels" in deps["churn_labels"]
-
-    def checks(key: str) -> dict[str, bool]:
-        return {c["name"]: c["blocking"] for c in nodes[key]["assetChecksOrError"]["checks"]}
-
     assert checks("raw_transactions")["quarantine_rate"] is True
+    assert checks("raw_transactions")["known_customers"] is True
     assert checks("customer_activity_features")["feature_completeness"] is True
     assert any(
         name.startswith("unique_combination") for name in checks("customer_activity_features")
     )
-    assert nodes["customer_activity_features"]["groupName"] == "dbt_marts"
+    assert nodes["customer_activity_features"]["groupName"] == "churn_world_marts"
     assert {"dbt", "duckdb"} <= set(nodes["customer_activity_features"]["kinds"])
 
-    # features → the churn model's layer (built from its YAML) → export → monitoring, gated
-    assert "customer_activity_features" in deps["feast_registry"]
-    assert {"feast_registry", "customer_activity_features"} <= deps["online_features"]
-    assert {"feast_registry", "churn_labels"} <= deps["churn/training_set"]
-    assert "churn/training_set" in deps["churn/candidate_sklearn"]
-    assert "churn/training_set" in deps["churn/candidate_xgboost"]
-    assert {"churn/candidate_sklearn", "churn/candidate_xgboost"} <= deps["churn/challenger"]
-    assert "churn/challenger" in deps["churn/champion"]
-    assert "churn/champion" in deps["churn/onnx"]
-    assert {"churn/onnx", "online_features"} <= deps["churn/daily_scores"]
-    assert "churn/daily_scores" in deps["churn/drift_report"]
-    assert {"churn/daily_scores", "churn_labels"} <= deps["churn/model_performance"]
-    assert "churn/onnx" in deps["churn/retraining_history"]
-    assert checks("churn/challenger")["approval_gate"] is True
-    assert checks("churn/onnx")["onnx_parity"] is True
-    assert checks("churn/training_set")["training_set_null_rate"] is True
-    assert "offline_online_consistency" in checks("online_features")
-    assert {"feature_drift", "missing_rate_drift"} <= set(checks("churn/drift_report"))
-    assert nodes["churn/challenger"]["groupName"] == "churn_training"
+    # cdnow beside it: landing → raw → dbt → the same Feast registry
+    assert "landing_cdnow_purchases" in deps["raw_cdnow_purchases"]
+    assert "raw_cdnow_purchases" in deps["stg_cdnow_purchases"]
+    assert "stg_cdnow_purchases" in deps["int_cdnow_customer_daily"]
+    assert "int_cdnow_customer_daily" in deps["cdnow_customer_features"]
+    assert "int_cdnow_customer_daily" in deps["cdnow_repurchase_labels"]
+    assert checks("raw_cdnow_purchases") == {"quarantine_rate": True}
+    assert checks("cdnow_customer_features")["feature_completeness"] is True
+    assert nodes["raw_cdnow_purchases"]["groupName"] == "cdnow_ingest"
+    assert nodes["cdnow_customer_features"]["groupName"] == "cdnow_marts"
+
+    # features: one registry downstream of every dataset's marts, online features per dataset
+    assert {"customer_activity_features", "cdnow_customer_features"} <= deps["feast_registry"]
+    assert {"feast_registry", "customer_activity_features"} <= deps["churn_world/online_features"]
+    assert {"feast_registry", "cdnow_customer_features"} <= deps["cdnow/online_features"]
+    assert "offline_online_consistency" in checks("churn_world/online_features")
+    assert "offline_online_consistency" in checks("cdnow/online_features")
+
+    # each model's layer (built from its YAML) → export → monitoring, gated
+    for model, dataset, mart, labels in (
+        ("churn", "churn_world", "customer_activity_features", "churn_labels"),
+        ("cdnow_repurchase", "cdnow", "cdnow_customer_features", "cdnow_repurchase_labels"),
+    ):
+        assert {"feast_registry", mart, labels} <= deps[f"{model}/training_set"]
+        assert f"{model}/training_set" in deps[f"{model}/candidate_sklearn"]
+        assert f"{model}/training_set" in deps[f"{model}/candidate_xgboost"]
+        assert {f"{model}/candidate_sklearn", f"{model}/candidate_xgboost"} <= deps[
+            f"{model}/challenger"
+        ]
+        assert f"{model}/challenger" in deps[f"{model}/champion"]
+        assert f"{model}/champion" in deps[f"{model}/onnx"]
+        assert {f"{model}/onnx", f"{dataset}/online_features"} <= deps[f"{model}/daily_scores"]
+        assert f"{model}/daily_scores" in deps[f"{model}/drift_report"]
+        assert {f"{model}/daily_scores", labels} <= deps[f"{model}/model_performance"]
+        assert f"{model}/onnx" in deps[f"{model}/retraining_history"]
+        assert checks(f"{model}/challenger")["approval_gate"] is True
+        assert checks(f"{model}/onnx")["onnx_parity"] is True
+        assert checks(f"{model}/training_set")["training_set_null_rate"] is True
+        assert {"feature_drift", "missing_rate_drift"} <= set(checks(f"{model}/drift_report"))
+        assert nodes[f"{model}/challenger"]["groupName"] == f"{model}_training"
 
     automation = _graphql(webserver, AUTOMATION)["repositoriesOrError"]["nodes"][0]
     assert {s["name"] for s in automation["sensors"]} >= {
-        "landing_zone_sensor",
+        "churn_world_landing_sensor",
+        "cdnow_landing_sensor",
         "churn_scoring_sensor",
         "churn_retrain_on_drift_sensor",
         "churn_retrain_on_new_data_sensor",
+        "cdnow_repurchase_scoring_sensor",
+        "cdnow_repurchase_retrain_on_drift_sensor",
     }
     assert {s["name"] for s in automation["schedules"]} >= {
-        "daily_job_schedule",
+        "churn_world_daily_job_schedule",
+        "cdnow_daily_job_schedule",
         "churn_retrain_schedule",
         "churn_scoring_schedule",
+        "cdnow_repurchase_retrain_schedule",
     }

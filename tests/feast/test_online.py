@@ -14,6 +14,7 @@ from mlops_assets.core import feature_store as fs
 from tests.feature_columns import FEATURE_COLUMNS
 
 from .data import day_frame, day_ts, write_day
+from .names import SERVICE, VIEW
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 IDS = [f"C{i:03d}" for i in range(40)]
@@ -55,7 +56,10 @@ def test_bulk_write_equals_feast_materialize(tmp_path: Path) -> None:
         store = fs.open_store(home)
         fs.apply_repo(store)
         for day in (D1, D2, D3):
-            assert fs.materialize_day(store, day, method=method)["method"] == method
+            assert (
+                fs.materialize_day(store, day, method=method, feature_views=[VIEW])["method"]
+                == method
+            )
         stores[method] = (home, store)
     (feast_home, feast_store), (bulk_home, bulk_store) = stores["feast"], stores["bulk"]
     rows = _rows(bulk_home)
@@ -72,10 +76,10 @@ def test_bulk_write_equals_feast_materialize(tmp_path: Path) -> None:
 def test_older_day_never_overwrites_newer(home: Path, store) -> None:
     write_day(home, D1, day_frame(D1, IDS, 1.0))
     write_day(home, D2, day_frame(D2, IDS[:10], 2.0))
-    fs.materialize_day(store, D2)
-    result = fs.materialize_day(store, D1)["views"]["customer_activity"]
+    fs.materialize_day(store, D2, feature_views=[VIEW])
+    result = fs.materialize_day(store, D1, feature_views=[VIEW])["views"]["customer_activity"]
     assert result["kept_newer"] == 10 * len(FEATURE_COLUMNS)  # the 10 customers of D2
-    online = fs.online_features(store, IDS)
+    online = fs.online_features(store, IDS, SERVICE)
     assert online["tenure_days"].tolist() == [2.0] * 10 + [1.0] * 30
 
 
@@ -83,50 +87,50 @@ def test_feast_materialize_overwrites_newer_on_sqlite(home: Path, store) -> None
     """Why the guard exists (DESIGN §9). If this fails, Feast added a guard: simplify ours."""
     write_day(home, D1, day_frame(D1, IDS, 1.0))
     write_day(home, D2, day_frame(D2, IDS, 2.0))
-    fs.materialize_day(store, D2, method="feast")
-    fs.materialize_day(store, D1, method="feast")
-    assert fs.online_features(store, IDS[:3])["tenure_days"].tolist() == [1.0] * 3
+    fs.materialize_day(store, D2, method="feast", feature_views=[VIEW])
+    fs.materialize_day(store, D1, method="feast", feature_views=[VIEW])
+    assert fs.online_features(store, IDS[:3], SERVICE)["tenure_days"].tolist() == [1.0] * 3
 
 
 def test_rematerializing_a_day_is_idempotent_and_takes_corrections(home: Path, store) -> None:
     write_day(home, D1, day_frame(D1, IDS, 1.0))
     write_day(home, D2, day_frame(D2, IDS, 2.0))
     for day in (D1, D2):
-        fs.materialize_day(store, day)
+        fs.materialize_day(store, day, feature_views=[VIEW])
     before = _rows(home)
-    fs.materialize_day(store, D2)
+    fs.materialize_day(store, D2, feature_views=[VIEW])
     assert _rows(home) == before
-    fs.materialize_day(store, D1)  # an old day again: nothing changes
+    fs.materialize_day(store, D1, feature_views=[VIEW])  # an old day again: nothing changes
     assert _rows(home) == before
 
     fixed = day_frame(D2, IDS, 2.5, created=day_ts(D2) + pd.Timedelta(hours=6))
     write_day(home, D2, fixed)  # the dbt export re-ran for D2 and replaced its file
-    fs.materialize_day(store, D2)
-    assert set(fs.online_features(store, IDS)["tenure_days"]) == {2.5}
+    fs.materialize_day(store, D2, feature_views=[VIEW])
+    assert set(fs.online_features(store, IDS, SERVICE)["tenure_days"]) == {2.5}
 
 
 def test_materializing_a_day_without_export_touches_nothing(home: Path, store) -> None:
     write_day(home, D1, day_frame(D1, IDS, 1.0))
-    fs.materialize_day(store, D1)
+    fs.materialize_day(store, D1, feature_views=[VIEW])
     before = _rows(home)
-    result = fs.materialize_day(store, D3)
+    result = fs.materialize_day(store, D3, feature_views=[VIEW])
     assert result["views"]["customer_activity"]["rows"] == 0
     assert _rows(home) == before
 
 
 def test_online_features_for_scoring(home: Path, store) -> None:
     write_day(home, D1, day_frame(D1, IDS, seed=1))
-    fs.materialize_day(store, D1)
+    fs.materialize_day(store, D1, feature_views=[VIEW])
     ids = ["C005", "nobody", "C001"]
-    online = fs.online_features(store, ids)
-    assert list(online.columns) == ["customer_id", *fs.service_features(store, "churn_model")]
+    online = fs.online_features(store, ids, SERVICE)
+    assert list(online.columns) == ["customer_id", *fs.service_features(store, SERVICE)]
     assert online["customer_id"].tolist() == ids
     assert online.loc[1, list(FEATURE_COLUMNS)].isna().all()
-    unknown = fs.online_features(store, ["nobody"])  # still float columns, not object
+    unknown = fs.online_features(store, ["nobody"], SERVICE)  # still float columns, not object
     assert (unknown.drop(columns="customer_id").dtypes == "float64").all()
     # Scoring sees what training would see at the same moment (ODFVs included).
     labels = pd.DataFrame({"customer_id": ids, "event_timestamp": day_ts(D1)})
-    offline = fs.training_set(store, labels).drop(columns="event_timestamp")
+    offline = fs.training_set(store, labels, SERVICE).drop(columns="event_timestamp")
     pd.testing.assert_frame_equal(online, offline, check_dtype=False)
 
 
@@ -134,28 +138,28 @@ def test_consistency_sample_finds_drift_between_online_and_offline(home: Path, s
     write_day(home, D1, day_frame(D1, IDS, seed=1))
     write_day(home, D2, day_frame(D2, IDS, seed=2))
     for day in (D1, D2):
-        fs.materialize_day(store, day)
-    report = fs.consistency_sample(store, n=25)
+        fs.materialize_day(store, day, feature_views=[VIEW])
+    report = fs.consistency_sample(store, VIEW, n=25)
     assert report["n_compared"] == 25
     assert report["n_mismatched"] == report["n_missing_online"] == report["n_stale_online"] == 0
     assert report["max_abs_diff"] == 0.0
 
     changed = day_frame(D2, IDS, seed=3, created=day_ts(D2) + pd.Timedelta(hours=1))
     write_day(home, D2, changed)  # offline changed, online not re-materialized
-    report = fs.consistency_sample(store, n=len(IDS))
+    report = fs.consistency_sample(store, VIEW, n=len(IDS))
     assert report["n_mismatched"] == len(IDS)
     assert report["max_abs_diff"] > 0 and len(report["examples"]) == 5
     assert set(report["mismatch_by_feature"]) == set(FEATURE_COLUMNS)
     assert {"customer_id", "feature", "offline", "online"} <= set(report["examples"][0])
 
-    fs.materialize_day(store, D2)
-    assert fs.consistency_sample(store, n=len(IDS))["n_mismatched"] == 0
+    fs.materialize_day(store, D2, feature_views=[VIEW])
+    assert fs.consistency_sample(store, VIEW, n=len(IDS))["n_mismatched"] == 0
 
 
 def test_materialize_day_rejects_bulk_on_other_stores(tmp_path: Path) -> None:
     store = fs.open_store(tmp_path, env="prod", redis_url="127.0.0.1:1")
     with pytest.raises(ValueError, match="SQLite"):
-        fs.materialize_day(store, D1, method="bulk")
+        fs.materialize_day(store, D1, method="bulk", feature_views=[VIEW])
 
 
 def test_a_range_in_one_scan_equals_its_days_one_by_one(tmp_path: Path) -> None:
@@ -168,9 +172,9 @@ def test_a_range_in_one_scan_equals_its_days_one_by_one(tmp_path: Path) -> None:
         _write_history(home)
         if mode == "days":
             for day in (D1, D2, D3):
-                fs.materialize_day(store, day)
+                fs.materialize_day(store, day, feature_views=[VIEW])
         else:
-            fs.materialize_day(store, D1, last_day=D3)
+            fs.materialize_day(store, D1, last_day=D3, feature_views=[VIEW])
         rows[mode] = _rows(home)
     assert rows["range"] == rows["days"]
     assert rows["range"]  # something was written

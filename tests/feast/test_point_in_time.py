@@ -12,14 +12,15 @@ from mlops_assets.core import feature_store as fs
 from tests.feature_columns import FEATURE_COLUMNS
 
 from .data import day_frame, day_ts, random_history, random_labels, write_day
+from .names import SERVICE, VIEW
 
 D1, D2, D3 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 10)
 OUTPUTS = [*FEATURE_COLUMNS, "amount_trend", "tickets_per_transaction"]
 
 
 def _both(store, labels: pd.DataFrame, **kwargs) -> pd.DataFrame:
-    ours = fs.training_set(store, labels, method="duckdb", **kwargs)
-    feast = fs.training_set(store, labels, method="feast", **kwargs)
+    ours = fs.training_set(store, labels, SERVICE, method="duckdb", **kwargs)
+    feast = fs.training_set(store, labels, SERVICE, method="feast", **kwargs)
     pd.testing.assert_frame_equal(ours, feast)
     return ours
 
@@ -119,21 +120,21 @@ def test_empty_labels_and_missing_export(home, store) -> None:
     empty = pd.DataFrame({"customer_id": pd.Series([], dtype=object), "label": []})
     empty["event_timestamp"] = pd.Series([], dtype="datetime64[ns, UTC]")
     with pytest.raises(FileNotFoundError, match="dbt export"):
-        fs.training_set(store, empty)
+        fs.training_set(store, empty, SERVICE)
     with pytest.raises(FileNotFoundError, match="dbt export"):
-        fs.materialize_day(store, D1)
+        fs.materialize_day(store, D1, feature_views=[VIEW])
     write_day(home, D1, day_frame(D1, ["A"]))
-    out = fs.training_set(store, empty)
+    out = fs.training_set(store, empty, SERVICE)
     assert len(out) == 0 and list(out.columns) == [*empty.columns, *OUTPUTS]
 
 
 def test_training_set_rejects_bad_input(store) -> None:
     with pytest.raises(KeyError, match="event_timestamp"):
-        fs.training_set(store, pd.DataFrame({"customer_id": ["A"]}))
+        fs.training_set(store, pd.DataFrame({"customer_id": ["A"]}), SERVICE)
     clash = pd.DataFrame(
         {"customer_id": ["A"], "event_timestamp": [day_ts(D1)], "tenure_days": [1.0]}
     )
     with pytest.raises(ValueError, match="tenure_days"):
-        fs.training_set(store, clash)
+        fs.training_set(store, clash, SERVICE)
     with pytest.raises(ValueError, match="method"):
-        fs.training_set(store, clash.drop(columns="tenure_days"), method="spark")  # type: ignore[arg-type]
+        fs.training_set(store, clash.drop(columns="tenure_days"), SERVICE, method="spark")  # type: ignore[arg-type]

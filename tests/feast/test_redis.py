@@ -11,6 +11,7 @@ import redis
 from mlops_assets.core import feature_store as fs
 
 from .data import day_frame, day_ts, write_day
+from .names import SERVICE, VIEW
 
 D1, D2 = date(2026, 4, 1), date(2026, 4, 2)
 IDS = [f"C{i:03d}" for i in range(20)]
@@ -34,18 +35,20 @@ def test_redis_round_trip_matches_local(tmp_path: Path, redis_url: str) -> None:
     local = fs.open_store(local_home)
     fs.apply_repo(local)
     for day in (D1, D2):
-        assert fs.materialize_day(prod, day)["method"] == "feast"  # the fallback path
-        assert fs.materialize_day(local, day)["method"] == "bulk"
+        assert (
+            fs.materialize_day(prod, day, feature_views=[VIEW])["method"] == "feast"
+        )  # the fallback path
+        assert fs.materialize_day(local, day, feature_views=[VIEW])["method"] == "bulk"
 
     ids = [*IDS, "nobody"]
-    online = fs.online_features(prod, ids)
-    pd.testing.assert_frame_equal(online, fs.online_features(local, ids))
+    online = fs.online_features(prod, ids, SERVICE)
+    pd.testing.assert_frame_equal(online, fs.online_features(local, ids, SERVICE))
     assert online["tenure_days"].notna().sum() == len(IDS)
 
     labels = pd.DataFrame({"customer_id": IDS, "event_timestamp": day_ts(D2)})
-    offline = fs.training_set(prod, labels).drop(columns="event_timestamp")
+    offline = fs.training_set(prod, labels, SERVICE).drop(columns="event_timestamp")
     pd.testing.assert_frame_equal(online.iloc[: len(IDS)], offline, check_dtype=False)
-    assert fs.consistency_sample(prod, n=len(IDS))["n_mismatched"] == 0
+    assert fs.consistency_sample(prod, VIEW, n=len(IDS))["n_mismatched"] == 0
 
 
 def test_redis_keeps_newer_values_and_is_idempotent(tmp_path: Path, redis_url: str) -> None:
@@ -55,8 +58,8 @@ def test_redis_keeps_newer_values_and_is_idempotent(tmp_path: Path, redis_url: s
     write_day(home, D1, day_frame(D1, IDS, 1.0))
     write_day(home, D2, day_frame(D2, IDS[:5], 2.0))
     store = _prod_store(home, redis_url)
-    fs.materialize_day(store, D2)
-    fs.materialize_day(store, D1)
-    assert fs.online_features(store, IDS)["tenure_days"].tolist() == [2.0] * 5 + [1.0] * 15
-    fs.materialize_day(store, D2)
-    assert fs.online_features(store, IDS)["tenure_days"].tolist() == [2.0] * 5 + [1.0] * 15
+    fs.materialize_day(store, D2, feature_views=[VIEW])
+    fs.materialize_day(store, D1, feature_views=[VIEW])
+    assert fs.online_features(store, IDS, SERVICE)["tenure_days"].tolist() == [2.0] * 5 + [1.0] * 15
+    fs.materialize_day(store, D2, feature_views=[VIEW])
+    assert fs.online_features(store, IDS, SERVICE)["tenure_days"].tolist() == [2.0] * 5 + [1.0] * 15

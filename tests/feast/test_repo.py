@@ -14,6 +14,7 @@ from mlops_assets.core import feature_store as fs
 from tests.feature_columns import FEATURE_COLUMNS
 
 from .data import day_frame, write_day
+from .names import SERVICE, VIEW
 
 FEAST = Path(sys.executable).with_name("feast")
 
@@ -32,7 +33,8 @@ def _comparable(summary: dict) -> dict:
 
 
 def test_feast_cli_apply_and_materialize_incremental(tmp_path: Path) -> None:
-    """`cd feature_repo && feast apply && feast materialize-incremental <now>` on a temp home."""
+    """`cd feature_repo && feast apply && feast materialize-incremental <now> --views <view>` on a
+    temp home."""
     cli_home = tmp_path / "cli"
     (cli_home / "feast").mkdir(parents=True)  # SQLAlchemy won't create the registry's folder
     recent = datetime.now(UTC).date() - timedelta(days=1)  # within the TTL of "now"
@@ -40,10 +42,11 @@ def test_feast_cli_apply_and_materialize_incremental(tmp_path: Path) -> None:
 
     applied = _feast(cli_home, "apply")
     assert "Created feature view customer_activity" in applied.stdout
-    _feast(cli_home, "materialize-incremental", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    _feast(cli_home, "materialize-incremental", now, "--views", VIEW)  # the one view with data
 
     store = fs.open_store(cli_home)
-    online = fs.online_features(store, ["C1", "C2"])
+    online = fs.online_features(store, ["C1", "C2"], SERVICE)
     assert online["tenure_days"].tolist() == [10.0, 20.0]
     assert store.get_feature_view("customer_activity").batch_source.path == str(
         cli_home / "features/customer_activity_features/feature_date=*/*.parquet"
@@ -79,7 +82,7 @@ def test_repo_declares_the_churn_features(store) -> None:
 
     odfv = store.get_on_demand_feature_view("customer_activity_ratios")
     assert odfv.mode == "python"
-    assert fs.service_features(store, "churn_model") == [
+    assert fs.service_features(store, SERVICE) == [
         *FEATURE_COLUMNS,
         "amount_trend",
         "tickets_per_transaction",

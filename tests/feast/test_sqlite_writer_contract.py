@@ -25,6 +25,7 @@ from mlops_assets.core.feature_store.sqlite_writer import write_rows
 from tests.feature_columns import FEATURE_COLUMNS
 
 from .data import day_frame, day_ts, write_day
+from .names import SERVICE
 
 DAY = date(2026, 3, 1)
 IDS = [f"C{i:03d}" for i in range(30)]
@@ -93,13 +94,15 @@ def test_write_rows_keeps_newer_values(store) -> None:
     write_rows(store, view, _writer_input(newer, ["customer_id"], FEATURE_COLUMNS))
     written = write_rows(store, view, _writer_input(older, ["customer_id"], FEATURE_COLUMNS))
     assert written == 20 * len(FEATURE_COLUMNS)  # the 10 newer customers kept their values
-    online = fs.online_features(store, IDS)
+    online = fs.online_features(store, IDS, SERVICE)
     assert online["tenure_days"].tolist() == [2.0] * 10 + [1.0] * 20
     # Same event time, newer created timestamp (a re-run export): replaces.
     fixed = day_frame(DAY, IDS, 1.5, created=day_ts(DAY) + pd.Timedelta(hours=1))
     written = write_rows(store, view, _writer_input(fixed, ["customer_id"], FEATURE_COLUMNS))
     assert written == 20 * len(FEATURE_COLUMNS)
-    assert fs.online_features(store, IDS)["tenure_days"].tolist() == [2.0] * 10 + [1.5] * 20
+    assert (
+        fs.online_features(store, IDS, SERVICE)["tenure_days"].tolist() == [2.0] * 10 + [1.5] * 20
+    )
 
 
 def test_write_rows_equals_feast_materialize_on_the_repo_view(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.core.simulator import SimulationConfig, simulate
+from mlops_assets.datasets.simulator import SimulationConfig, simulate
 from mlops_assets.run_recovery import pool_holdings
 from mlops_assets.runner import DAGSTER_YAML
 
@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WORLD = SimulationConfig(start_date=dt.date(2026, 1, 1), days=8, customers=1000, seed=3)
 PHASES = ("data", "feature registry", "online features")
+ONLINE_STEP = "churn_world__online_features"  # step key of the asset churn_world/online_features
 VOLATILE_COLUMNS = {"_ingested_at", "ingested_at"}  # load times: differ between any two runs
 POOL = "duckdb_warehouse"
 
@@ -211,7 +212,7 @@ def _kill_during(env: dict[str, str], log: Path, step: str, point: str) -> str:
 def _assert_recovered(env: dict[str, str], stderr: str, killed: str, step: str) -> None:
     """The materialize that printed `stderr` failed the dead run and freed its slot first."""
     assert f"marked run {killed[:8]} failed: its process (pid " in stderr
-    if step != "online_features":  # the online write is not in the warehouse pool
+    if step != ONLINE_STEP:  # the online write is not in the warehouse pool
         assert f"freed 1 slot(s) of pool {POOL} (step {step})" in stderr
     instance = _instance(env)
     run = instance.get_run_by_id(killed)
@@ -236,8 +237,8 @@ def test_reruns_after_sigkill_during_ingest_dbt_and_the_online_write_match_an_un
             previous: tuple[str, str] | None = None
             kills = [
                 ("raw_transactions", "start"),
-                ("dbt_models", "first model"),
-                ("online_features", "write"),
+                ("churn_world_dbt_models", "first model"),
+                (ONLINE_STEP, "write"),
             ]
             for i, (step, point) in enumerate(kills):
                 log_path = tmp_path / f"killed-{i}.log"
@@ -272,7 +273,15 @@ RANGE_TAGS = {
 
 def _launch(env: dict[str, str], run_id: str) -> None:
     """`dagster job launch`: the run is queued; the daemon dequeues and launches it."""
-    cmd = [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", "daily_job"]
+    cmd = [
+        str(BIN / "dagster"),
+        "job",
+        "launch",
+        "-w",
+        "workspace.yaml",
+        "-j",
+        "churn_world_daily_job",
+    ]
     cmd += ["-o", INGEST, "--tags", json.dumps(RANGE_TAGS), "--run-id", run_id]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -135,7 +135,7 @@ def test_live_runs_other_hosts_and_daemon_runs_are_left_alone_and_named(
     live = _holder(instance, _identity(sleeper).as_tags())
     elsewhere = ProcessIdentity(4242, "another-host", "b:1").as_tags()
     other_host = _holder(instance, elsewhere, step="raw_customers")
-    by_daemon = _holder(instance, {"dagster/sensor_name": "landing_zone_sensor"}, step="x")
+    by_daemon = _holder(instance, {"dagster/sensor_name": "churn_world_landing_sensor"}, step="x")
     # make every one of them hold a slot, to see each named
     instance.event_log_storage.set_concurrency_slots(POOL, 3)
     for run_id, step in ((other_host, "raw_customers"), (by_daemon, "x")):

@@ -1,9 +1,10 @@
 """The model's jobs, sensors and schedules, all named `<model>_…`.
 
-* `<model>_scoring_sensor`: when the shared data layer has a new day (its last daily asset,
-  `online_features`, materialized for that partition — by the landing sensor's `daily_job` or a
-  backfill), run `<model>_scoring_job` for that day, and `<model>_performance_job` for the day
-  whose labels that day brought (label delay from the YAML). Run keys
+* `<model>_scoring_sensor`: when the model's dataset has a new day (its last daily asset,
+  `<dataset>/online_features`, materialized for that partition — by the dataset's landing
+  sensor and daily job, or a backfill), run `<model>_scoring_job` for that day, and
+  `<model>_performance_job` for the day whose labels that day brought (label delay from the
+  YAML). Run keys
   `<model>:scoring:<day>` / `<model>:performance:<day>`; the cursor is the newest data day seen.
 * `<model>_retrain_on_drift_sensor`: the pure retraining decision (`core.monitoring`) over the
   model's day summaries → `<model>_retrain_job`, run key `<model>:retrain:<kind>:<day>`.
@@ -19,6 +20,7 @@ import json
 
 import dagster as dg
 
+from mlops_assets.components.landing_dataset import DatasetSpec
 from mlops_assets.components.model_pipeline import common
 from mlops_assets.components.model_pipeline.spec import ModelSpec
 from mlops_assets.core import monitoring
@@ -65,8 +67,9 @@ def _partition_days(context: dg.SensorEvaluationContext, key: dg.AssetKey) -> li
     )
 
 
-def build_scoring_sensor(spec: ModelSpec, jobs: dict) -> dg.SensorDefinition:
+def build_scoring_sensor(spec: ModelSpec, dataset: DatasetSpec, jobs: dict) -> dg.SensorDefinition:
     keys = spec.keys
+    data_ready = dataset.keys.online_features
     start = spec.partitions.start_date
     delay = spec.labels.delay_days
     scoring, performance = jobs["scoring"], jobs["performance"]
@@ -76,13 +79,13 @@ def build_scoring_sensor(spec: ModelSpec, jobs: dict) -> dg.SensorDefinition:
         jobs=[scoring, performance],
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description=f"A new data day (shared `{common.DATA_READY.to_user_string()}` materialized) "
+        description=f"A new data day (`{data_ready.to_user_string()}` materialized) "
         f"→ `{scoring.name}` for that day, and `{performance.name}` for the day whose labels it "
         f"brings ({delay} days back).",
     )
     def scoring_sensor(context: dg.SensorEvaluationContext):
         last = dt.date.fromisoformat(context.cursor) if context.cursor else None
-        ready = [d for d in _partition_days(context, common.DATA_READY) if d >= start]
+        ready = [d for d in _partition_days(context, data_ready) if d >= start]
         new_days = [d for d in ready if last is None or d > last]
         if last is None:  # first tick: days already scored (e.g. by a backfill) are not new
             scored = set(_partition_days(context, keys.daily_scores))

@@ -20,7 +20,6 @@ TRAINING, EXPORT, SCORING, PERFORMANCE, HISTORY = (
 )
 LABEL_DELAY_METADATA = "mlops/label_delay_days"
 PREDICTIONS_SCHEMA = "monitoring"
-DATA_READY = dg.AssetKey("online_features")  # the shared data layer's last daily asset
 
 
 def tags(spec: ModelSpec, stage: str) -> dict[str, str]:
@@ -48,14 +47,3 @@ def trigger_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext
 def quote(identifier: str) -> str:
     """A SQL identifier (the schema already restricts it to [A-Za-z0-9_])."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def label_delay_days(defs: dg.Definitions) -> int | None:
-    """The longest label delay among the models in `defs` (from each model's performance
-    asset, which carries its YAML's delay), or None without a model."""
-    delays = [
-        int(getattr(value, "value", value))
-        for spec in defs.resolve_all_asset_specs()
-        if (value := spec.metadata.get(LABEL_DELAY_METADATA)) is not None
-    ]
-    return max(delays) if delays else None

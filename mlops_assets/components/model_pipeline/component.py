@@ -6,8 +6,10 @@
 From the YAML alone (no Feast registry, no MLflow at load) it builds, keys prefixed by the
 model's name: training_set → candidate_<kind>… → challenger (+ blocking approval_gate) →
 champion → onnx (+ blocking onnx_parity) → daily_scores → drift_report / model_performance,
-and retraining_history; the model's jobs, sensors and schedules (see `automation`). The shared
-data layer (ingest, dbt, Feast registry and online features) is referenced, never copied.
+and retraining_history; the model's jobs, sensors and schedules (see `automation`). The data
+layer is referenced, never copied: the model's `dataset:` names the dataset component
+(`defs/datasets/<dataset>/`) whose online features it follows and whose days it counts, and
+the Feast registry is shared.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ from pathlib import Path
 import dagster as dg
 from pydantic import BaseModel
 
+from mlops_assets.components.landing_dataset import DatasetSpec, LandingDataset
 from mlops_assets.components.model_pipeline import automation, export, monitoring, training
-from mlops_assets.components.model_pipeline.spec import ModelSpec, check_feature_service
+from mlops_assets.components.model_pipeline.spec import (
+    ModelSpec,
+    ModelSpecError,
+    check_dataset,
+    check_feature_service,
+)
 
 FEATURE_REPO = "feature_repo"  # at the project root, next to dbt_project/
+DATASETS = "datasets"  # defs/datasets/<dataset>/defs.yaml: the LandingDataset components
 
 
 class ModelPipeline(dg.Component, ModelSpec, dg.Resolvable):
@@ -40,14 +49,28 @@ class ModelPipeline(dg.Component, ModelSpec, dg.Resolvable):
             raise ValueError(f"{source}: a model pipeline needs `attributes:`")
         component = attributes if isinstance(attributes, cls) else cls(**attributes.model_dump())
         check_feature_service(component, Path(context.project_root) / FEATURE_REPO, source)
+        check_dataset(component, Path(context.defs_module_path) / DATASETS, source)
         return component
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        return build_model_defs(self)
+        dataset = context.load_component(f"{DATASETS}/{self.dataset}")
+        if not isinstance(dataset, LandingDataset):
+            raise ModelSpecError(
+                f"{Path(context.path) / 'defs.yaml'}: attributes.dataset: "
+                f"{DATASETS}/{self.dataset} is not a LandingDataset"
+            )
+        return build_model_defs(self, dataset)
 
 
-def build_model_defs(spec: ModelSpec) -> dg.Definitions:
-    """Every definition of one model's layer, from its spec only."""
+def build_model_defs(spec: ModelSpec, dataset: DatasetSpec) -> dg.Definitions:
+    """Every definition of one model's layer, from its spec and its dataset's spec only."""
+    if dataset.name != spec.dataset:
+        raise ModelSpecError(f"{spec.name} reads dataset {spec.dataset!r}, not {dataset.name!r}")
+    if not dataset.features.online_views:
+        raise ModelSpecError(
+            f"{spec.name}: attributes.dataset: {dataset.name!r} serves no online views "
+            "(features.online_views), so nothing marks its days ready for scoring"
+        )
     partitions = monitoring.daily_partitions(spec)
     jobs = automation.build_jobs(spec)
     return dg.Definitions(
@@ -56,16 +79,16 @@ def build_model_defs(spec: ModelSpec) -> dg.Definitions:
             *(training.build_candidate(spec, c) for c in spec.candidates),
             training.build_challenger(spec),
             training.build_champion(spec),
-            export.build_onnx(spec),
-            monitoring.build_daily_scores(spec, partitions),
-            monitoring.build_drift_report(spec, partitions),
-            monitoring.build_model_performance(spec, partitions),
+            export.build_onnx(spec, dataset),
+            monitoring.build_daily_scores(spec, dataset, partitions),
+            monitoring.build_drift_report(spec, dataset, partitions),
+            monitoring.build_model_performance(spec, dataset, partitions),
             monitoring.build_retraining_history(spec),
         ],
         asset_checks=[training.build_approval_gate(spec)],
         jobs=[*jobs.values(), training.build_rollback_job(spec)],
         sensors=[
-            automation.build_scoring_sensor(spec, jobs),
+            automation.build_scoring_sensor(spec, dataset, jobs),
             automation.build_retrain_on_drift_sensor(spec, jobs),
             automation.build_retrain_on_new_data_sensor(spec, jobs),
         ],

@@ -5,6 +5,7 @@ import shutil
 
 import dagster as dg
 
+from mlops_assets.components.landing_dataset import DatasetSpec
 from mlops_assets.components.model_pipeline import common
 from mlops_assets.components.model_pipeline.spec import ModelSpec
 from mlops_assets.components.model_pipeline.training import load_training_set, version_inputs
@@ -16,7 +17,7 @@ PARITY_TOLERANCE = 1e-5
 MIN_PARITY_ROWS = 1_000
 
 
-def build_onnx(spec: ModelSpec) -> dg.AssetsDefinition:
+def build_onnx(spec: ModelSpec, dataset: DatasetSpec) -> dg.AssetsDefinition:
     keys = spec.keys
     key = keys.onnx
 
@@ -47,7 +48,6 @@ def build_onnx(spec: ModelSpec) -> dg.AssetsDefinition:
         from mlflow import MlflowClient
 
         from mlops_assets.core import drift_reference, evaluation
-        from mlops_assets.core.ingest import landed_days
         from mlops_assets.core.onnx_export import export_onnx
         from mlops_assets.core.onnx_runtime import latency_profile, load_onnx_session, parity
 
@@ -104,7 +104,7 @@ def build_onnx(spec: ModelSpec) -> dg.AssetsDefinition:
             path = served
             # the drift reference is the version's whole training-set window (train +
             # held-out): early in the history only its newest days have complete windows
-            days = landed_days(settings.landing_dir)
+            days = dataset.landed_days(settings.landing_dir)
             first_day = days[0] if days else df[training.TIME_COLUMN].min().date()
             folder = drift_reference.reference_folder(home, spec.name, version)
             reference = drift_reference.build_reference(

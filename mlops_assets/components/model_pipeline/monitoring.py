@@ -14,11 +14,11 @@ from typing import Any
 
 import dagster as dg
 
+from mlops_assets.components.landing_dataset import DatasetSpec
 from mlops_assets.components.model_pipeline import common
 from mlops_assets.components.model_pipeline.spec import ModelSpec
 from mlops_assets.components.model_pipeline.training import version_inputs
 from mlops_assets.core import monitoring, registry, training
-from mlops_assets.core.ingest import landed_days
 from mlops_assets.resources.feature_store import FeatureStoreResource
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
@@ -37,7 +37,9 @@ def daily_partitions(spec: ModelSpec) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=spec.partitions.start_date.isoformat())
 
 
-def build_daily_scores(spec: ModelSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_daily_scores(
+    spec: ModelSpec, dataset: DatasetSpec, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     keys = spec.keys
     q = common.quote
     join_key, mart = spec.entity.join_key, spec.features.mart
@@ -51,7 +53,7 @@ def build_daily_scores(spec: ModelSpec, partitions: dg.PartitionsDefinition) -> 
         owners=spec.owners,
         kinds={"onnx", "duckdb"},
         tags=common.tags(spec, common.SCORING),
-        deps=[keys.onnx, common.DATA_READY, dg.AssetKey(mart)],
+        deps=[keys.onnx, dataset.keys.online_features, dg.AssetKey(mart)],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
@@ -183,7 +185,9 @@ class DayDrift:
         ]
 
 
-def build_drift_report(spec: ModelSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_drift_report(
+    spec: ModelSpec, dataset: DatasetSpec, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     keys = spec.keys
     key = keys.drift_report
     cfg = spec.drift
@@ -233,7 +237,7 @@ def build_drift_report(spec: ModelSpec, partitions: dg.PartitionsDefinition) -> 
             psi_warn=cfg.psi_warn, psi_fail=cfg.psi_fail, missing_rate_ratio=cfg.missing_rate_ratio
         )
         days = _days(context)
-        landed = landed_days(settings.landing_dir)
+        landed = dataset.landed_days(settings.landing_dir)
         first_day = landed[0] if landed else days[0]
         store = summary_store(settings, spec)
         references: dict[str, tuple[Any, dict[str, int]]] = {}
@@ -352,7 +356,7 @@ def _markdown(table) -> str:
 
 
 def build_model_performance(
-    spec: ModelSpec, partitions: dg.PartitionsDefinition
+    spec: ModelSpec, dataset: DatasetSpec, partitions: dg.PartitionsDefinition
 ) -> dg.AssetsDefinition:
     keys = spec.keys
     key = keys.model_performance
@@ -389,7 +393,7 @@ def build_model_performance(
     def model_performance(
         context: dg.AssetExecutionContext, settings: Settings, warehouse: Warehouse
     ) -> dg.MaterializeResult:
-        landed = landed_days(settings.landing_dir)
+        landed = dataset.landed_days(settings.landing_dir)
         store = summary_store(settings, spec)
         results: list[tuple[dt.date, dict[str, float]]] = []
         with warehouse.connect(read_only=True) as con:

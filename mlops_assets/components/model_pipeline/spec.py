@@ -64,6 +64,22 @@ class PartitionsSpec(dg.Model):
     start_date: dt.date = Field(description="First daily partition of the model's assets.")
 
 
+class BaselineSpec(dg.Model):
+    """A rule the model must beat: a SQL expression over the model's inputs (DuckDB; higher
+    means more likely positive), scored on the same held-out window as every candidate."""
+
+    name: str = Field(pattern=IDENT_PATTERN, description="Short name of the rule.")
+    description: str = ""
+    score: str = Field(min_length=1, description="SQL expression over the inputs.")
+
+    @field_validator("score")
+    @classmethod
+    def _one_expression(cls, value: str) -> str:
+        if ";" in value or "--" in value or "/*" in value:
+            raise ValueError("must be one SQL expression (no ';' or comments)")
+        return value
+
+
 class PopulationSpec(dg.Model):
     """Who is scored (and profiled as the drift reference): a SQL predicate over the mart."""
 
@@ -184,6 +200,11 @@ class ModelSpec(dg.Model):
     name: str = Field(pattern=NAME_PATTERN, description="Asset-key prefix and MLflow name.")
     description: str = Field(min_length=1)
     owners: list[str] = Field(default_factory=lambda: ["team:ml-platform"], min_length=1)
+    dataset: str = Field(
+        pattern=NAME_PATTERN,
+        description="The dataset the model's features come from (defs/datasets/<dataset>/): "
+        "its online features start the model's scoring, its landed days its warm-up.",
+    )
     entity: EntitySpec
     features: FeaturesSpec
     labels: LabelsSpec
@@ -192,6 +213,9 @@ class ModelSpec(dg.Model):
     candidates: list[Candidate] = Field(min_length=1)
     training: TrainingSpec = TrainingSpec()
     gate: GateSpec
+    baseline: BaselineSpec | None = Field(
+        None, description="A rule the challenger must beat on the held-out window (gate)."
+    )
     drift: DriftSpec = DriftSpec()
     performance: PerformanceSpec = PerformanceSpec()
     retraining: RetrainingSpec = RetrainingSpec()
@@ -314,6 +338,18 @@ def check_feature_service(spec: ModelSpec, repo: Path, source: str) -> None:
             f"{source}: attributes.features.service: feature service "
             f"{spec.features.service!r} is not declared in {repo}; available: "
             f"{', '.join(available) or 'none'}"
+        )
+
+
+def check_dataset(spec: ModelSpec, datasets_dir: Path, source: str) -> None:
+    """The model's dataset is declared (`<datasets_dir>/<dataset>/defs.yaml`): fail with the
+    file, the field and the declared datasets."""
+    if not (Path(datasets_dir) / spec.dataset / "defs.yaml").is_file():
+        declared = sorted(p.parent.name for p in Path(datasets_dir).glob("*/defs.yaml"))
+        raise ModelSpecError(
+            f"{source}: attributes.dataset: dataset {spec.dataset!r} is not declared "
+            f"(no {Path(datasets_dir) / spec.dataset / 'defs.yaml'}); declared: "
+            f"{', '.join(declared) or 'none'}"
         )
 
 

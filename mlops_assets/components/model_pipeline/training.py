@@ -56,7 +56,7 @@ def build_training_set(spec: ModelSpec) -> dg.AssetsDefinition:
         owners=spec.owners,
         kinds={"feast", "duckdb", "parquet"},
         tags=common.tags(spec, common.TRAINING),
-        deps=[FEATURES_REGISTRY, dg.AssetKey(labels.dbt_model)],
+        deps=[FEATURES_REGISTRY, dg.AssetKey(spec.features.mart), dg.AssetKey(labels.dbt_model)],
         pool=WAREHOUSE_POOL,
         description=(
             f"Point-in-time training rows of `{spec.name}`: each label of "
@@ -188,6 +188,7 @@ def build_candidate(spec: ModelSpec, candidate: Candidate) -> dg.AssetsDefinitio
             "training set fingerprint": fingerprint,
             "feature service": inputs.feature_service,
         }
+        baseline = _baseline(spec, test)
         card = model_card.render(
             model_name=spec.name,
             version=None,
@@ -196,14 +197,21 @@ def build_candidate(spec: ModelSpec, candidate: Candidate) -> dg.AssetsDefinitio
             metrics=metrics,
             features=features,
             calibration=calibration,
+            baseline=baseline,
         )
+        baseline_params = {"baseline_score": spec.baseline.score} if spec.baseline else {}
         run = registry.log_candidate(
             mlflow.tracking_uri,
             model_handle.experiment_id(),
             kind=kind,
             model=model,
-            params={**params.to_dict(), "test_fraction": test_fraction, "seed": seed},
-            metrics=metrics,
+            params={
+                **params.to_dict(),
+                "test_fraction": test_fraction,
+                "seed": seed,
+                **baseline_params,
+            },
+            metrics={**metrics, **_prefixed(baseline)},
             tags={
                 "training_set_fingerprint": fingerprint,
                 "training_window": _window(train),
@@ -222,6 +230,7 @@ def build_candidate(spec: ModelSpec, candidate: Candidate) -> dg.AssetsDefinitio
         return dg.MaterializeResult(
             metadata={
                 **{k: float(v) for k, v in metrics.items()},
+                **_prefixed(baseline),
                 "mlflow_run_id": run.run_id,
                 "mlflow_run": dg.MetadataValue.url(model_handle.run_link(run.run_id)),
                 "training_set_fingerprint": fingerprint,
@@ -244,6 +253,29 @@ def build_candidate(spec: ModelSpec, candidate: Candidate) -> dg.AssetsDefinitio
             "earlier part of the training set, evaluated on the later part (time split)."
         ),
     )(candidate_asset)
+
+
+def _baseline(spec: ModelSpec, test) -> model_card.Baseline | None:
+    """The YAML's baseline rule scored on the candidate's held-out rows (None without one)."""
+    if spec.baseline is None:
+        return None
+    try:
+        metrics = training.evaluate_baseline(test, spec.baseline.score)
+    except Exception as err:  # a wrong expression: name it, with the columns it may use
+        raise dg.Failure(
+            f"{spec.name}: baseline.score {spec.baseline.score!r} cannot be scored on the "
+            f"held-out rows ({err}); columns: {sorted(map(str, test.columns))}"
+        ) from err
+    return model_card.Baseline(
+        name=spec.baseline.name,
+        description=spec.baseline.description,
+        score=spec.baseline.score,
+        metrics=metrics,
+    )
+
+
+def _prefixed(baseline: model_card.Baseline | None) -> dict[str, float]:
+    return {} if baseline is None else {f"baseline_{k}": v for k, v in baseline.metrics.items()}
 
 
 def _latest_candidate_runs(mlflow: ModelRegistry, spec: ModelSpec, fingerprint: str):
@@ -317,11 +349,13 @@ def build_challenger(spec: ModelSpec) -> dg.AssetsDefinition:
         )
         compared = {k: round(r.data.metrics.get(metric, float("nan")), 4) for k, r in runs.items()}
         context.log.info(f"registered {spec.name} v{version} ({best_kind}); {compared}")
+        baseline = best.data.metrics.get(f"baseline_{metric}")
         return dg.MaterializeResult(
             metadata={
                 "version": version,
                 "model_kind": best_kind,
                 metric: float(best.data.metrics[metric]),
+                **({f"baseline_{metric}": float(baseline)} if baseline is not None else {}),
                 f"candidates_{metric}": dg.MetadataValue.json(compared),
                 "trigger": tags["trigger"],
                 "mlflow_run": dg.MetadataValue.url(
@@ -350,7 +384,8 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
         name="approval_gate",
         blocking=True,
         description=f"Challenger {label} ≥ {gate.floor}, and ≥ champion − {gate.tolerance} on "
-        "the same held-out window.",
+        "the same held-out window"
+        + (f", and above the baseline rule `{spec.baseline.name}`." if spec.baseline else "."),
     )
     def approval_gate(
         context: dg.AssetCheckExecutionContext, settings: Settings, mlflow: ModelRegistry
@@ -365,26 +400,49 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
         challenger_value = float(info["metrics"][gate.metric])
         champion = handle.alias_version(registry.CHAMPION)
         champion_value = None
+        not_compared = None
         if champion is not None and champion != version:
             df, _ = load_training_set(settings, spec)
             _, test = training.time_split(df, test_fraction=float(info["params"]["test_fraction"]))
             champion_inputs = version_inputs(handle.version_info(champion))
-            champion_value = evaluation.version_metric_on(
-                mlflow.tracking_uri,
-                settings.home_path,
-                spec.name,
-                champion,
-                test,
-                champion_inputs.features,
-                metric=gate.metric,
-            )
+            lacking = [f for f in champion_inputs.features if f not in test.columns]
+            if lacking:  # the feature service changed: the champion cannot score these rows
+                not_compared = (
+                    f"champion v{champion} reads inputs the feature service no longer yields "
+                    f"({', '.join(lacking)}): not compared, the floor and baseline decide"
+                )
+            else:
+                champion_value = evaluation.version_metric_on(
+                    mlflow.tracking_uri,
+                    settings.home_path,
+                    spec.name,
+                    champion,
+                    test,
+                    champion_inputs.features,
+                    metric=gate.metric,
+                )
+        baseline_value = None
+        if spec.baseline is not None:
+            recorded = info["metrics"].get(f"baseline_{gate.metric}")
+            if recorded is None:
+                return dg.AssetCheckResult(
+                    passed=False,
+                    description=f"v{version} records no baseline {label} (baseline "
+                    f"{spec.baseline.name!r} declared): retrain it",
+                )
+            baseline_value = float(recorded)
         decision = promotion.decide(
             challenger_value,
             champion_value,
             floor=gate.floor,
             tolerance=gate.tolerance,
             metric_label=label,
+            baseline=baseline_value,
+            baseline_label=spec.baseline.name if spec.baseline else "baseline",
         )
+        if not_compared:
+            first = [r for r in decision.reasons if r.startswith("no current champion")]
+            decision.reasons[:] = [r for r in decision.reasons if r not in first] + [not_compared]
         registry.set_tags(
             mlflow.tracking_uri,
             spec.name,
@@ -407,6 +465,7 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
                 "champion_value": champion_value if champion_value is not None else "n/a",
                 "floor": gate.floor,
                 "tolerance": gate.tolerance,
+                "baseline_value": baseline_value if baseline_value is not None else "n/a",
                 "decision": dg.MetadataValue.md(decision.to_markdown()),
             },
         )

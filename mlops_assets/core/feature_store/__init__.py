@@ -18,15 +18,18 @@ One concern per module; this package's names (`__all__`) are the public surface:
 * `offline_reads`  DuckDB over the parquet sources: quoting, connection, `latest_rows` per window
 * `sqlite_writer`  the byte-level SQLite bulk writer, behind one function (`write_rows`)
 * `materialize`    `materialize_day`: the day's window, bulk writer or Feast's `materialize`
-* `online`         online reads for scoring (`online_features`, `service_refs`)
+* `online`         online reads for scoring (`online_features`, `service_refs`,
+                   `service_join_keys`)
 * `consistency`    `consistency_sample`: online values against the latest offline ones
+
+Names no dataset, view, service or key: callers pass the service / view they mean (a model's
+YAML names its service), and join keys are read from the registry.
 
 Framework-free (no dagster), and cheap to import: feast, duckdb and pandas are imported inside
 the functions that need them.
 """
 
 from mlops_assets.core.feature_store.config import (
-    DEFAULT_SERVICE,
     HOME_PATH_TAG,
     PROJECT,
     REPO_PATH,
@@ -39,7 +42,11 @@ from mlops_assets.core.feature_store.config import (
 )
 from mlops_assets.core.feature_store.consistency import consistency_sample
 from mlops_assets.core.feature_store.materialize import day_window, materialize_day
-from mlops_assets.core.feature_store.online import online_features, service_refs
+from mlops_assets.core.feature_store.online import (
+    online_features,
+    service_join_keys,
+    service_refs,
+)
 from mlops_assets.core.feature_store.point_in_time import (
     ROW_COLUMN,
     Method,
@@ -54,7 +61,6 @@ from mlops_assets.core.feature_store.point_in_time import (
 from mlops_assets.core.feature_store.repo import apply_repo, load_repo, registry_summary
 
 __all__ = [
-    "DEFAULT_SERVICE",
     "HOME_PATH_TAG",
     "PROJECT",
     "REPO_PATH",
@@ -77,6 +83,7 @@ __all__ = [
     "point_in_time_sql",
     "registry_summary",
     "service_features",
+    "service_join_keys",
     "service_plan",
     "service_refs",
     "store_home",

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from feast import FeatureStore, RepoConfig
 
 PROJECT = "mlops_assets"
-DEFAULT_SERVICE = "churn_model"
 # The Feast repo at the project root (an editable / source checkout); callers may pass their own.
 REPO_PATH = Path(__file__).resolve().parents[3] / "feature_repo"
 # FileSource tag naming the source's path below the data home; `apply_repo` re-points sources.

@@ -13,15 +13,16 @@ if TYPE_CHECKING:
 
 def consistency_sample(
     store: FeatureStore,
+    feature_view: str,
     *,
-    feature_view: str = "customer_activity",
     n: int = 200,
     seed: int = 0,
     as_of: datetime | None = None,
     atol: float = 1e-9,
     max_examples: int = 5,
 ) -> dict[str, Any]:
-    """Compare online values with the latest offline values for a sample of entities.
+    """Compare `feature_view`'s online values with its latest offline values, for a sample of
+    entities (the view's own join keys, read from the registry).
 
     Offline "latest" = the row Feast's materialization would pick (latest event_timestamp, then
     created_timestamp) within the materialized range: from the first materialized interval's

@@ -39,11 +39,13 @@ def materialize_day(
     store: FeatureStore,
     day: date,
     *,
+    feature_views: Sequence[str],
     last_day: date | None = None,
-    feature_views: Sequence[str] | None = None,
     method: Literal["auto", "bulk", "feast"] = "auto",
 ) -> dict[str, Any]:
-    """Load one feature_date into the online store: incremental, idempotent, never backwards.
+    """Load one feature_date of `feature_views` into the online store: incremental, idempotent,
+    never backwards. The caller names the views (a dataset loads its own, never every online view
+    of the registry: another dataset's source may have no file yet).
 
     Only rows with event_timestamp in `day_window(day)` are read (latest per entity, Feast's
     rule), so neighbouring days are untouched and re-running a day rewrites the same values.
@@ -60,7 +62,9 @@ def materialize_day(
     # A range (`last_day`) is read once and keeps the latest row per entity: the same online
     # state as loading its days one by one in date order, for one scan instead of N.
     start, end = day_window(day)[0], day_window(last_day or day)[1]
-    names = list(feature_views or [fv.name for fv in store.list_feature_views() if fv.online])
+    if isinstance(feature_views, str):
+        raise TypeError(f"feature_views is a list of view names, got the string {feature_views!r}")
+    names = list(feature_views)
     if method == "auto":
         method = "bulk" if _fast_path_ok(store) else "feast"
     if method == "bulk" and not _fast_path_ok(store):

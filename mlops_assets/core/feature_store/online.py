@@ -2,66 +2,129 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from mlops_assets.core.feature_store.config import DEFAULT_SERVICE
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
     from feast import FeatureStore
+    from feast.feature_view_projection import FeatureViewProjection
 
-_REFS_ATTR = "_mlops_service_refs"  # per-store cache of service -> refs (see service_refs)
+_REFS_ATTR = "_mlops_service_refs"  # per-store cache of registry lookups (see service_refs)
+_T = TypeVar("_T")
 
 
-def service_refs(store: FeatureStore, feature_service: str = DEFAULT_SERVICE) -> list[str]:
-    """The `view:feature` references of a feature service, cached on the store.
+def _cached(store: FeatureStore, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """`compute()`, kept on the store object for the registry's own cache TTL.
 
     Turning the registry's proto back into a FeatureService object costs ~1.5 ms, four times
-    the online read itself, so the refs are kept on the store object for the registry's own
-    cache TTL (the staleness Feast's cached reads have anyway); `apply_repo` drops them.
+    the online read itself, so what we derive from it is kept on the store object for as long
+    as Feast's cached reads may be stale anyway; `apply_repo` drops it (`forget_service_refs`).
     """
     from time import monotonic
 
-    cache: dict[str, tuple[float, list[str]]] = store.__dict__.setdefault(_REFS_ATTR, {})
-    hit = cache.get(feature_service)
+    cache: dict[tuple[Any, ...], tuple[float, Any]] = store.__dict__.setdefault(_REFS_ATTR, {})
+    hit = cache.get(key)
     if hit is not None and hit[0] > monotonic():
-        return list(hit[1])
-    service = store.get_feature_service(feature_service, allow_cache=True)
-    refs = [
-        f"{p.name_to_use()}:{f.name}" for p in service.feature_view_projections for f in p.features
-    ]
-    cache[feature_service] = (monotonic() + store.config.registry.cache_ttl_seconds, refs)
-    return list(refs)
+        return hit[1]
+    value = compute()
+    cache[key] = (monotonic() + store.config.registry.cache_ttl_seconds, value)
+    return value
+
+
+def service_refs(store: FeatureStore, feature_service: str) -> list[str]:
+    """The `view:feature` references of a feature service, cached on the store."""
+
+    def compute() -> tuple[str, ...]:
+        service = store.get_feature_service(feature_service, allow_cache=True)
+        return tuple(
+            f"{p.name_to_use()}:{f.name}"
+            for p in service.feature_view_projections
+            for f in p.features
+        )
+
+    return list(_cached(store, ("refs", feature_service), compute))
+
+
+def service_join_keys(store: FeatureStore, feature_service: str | Sequence[str]) -> list[str]:
+    """The entity join keys an online read of a service (or of `view:feature` refs) needs.
+
+    Read from the registry: the join keys of every view the service reads (an on-demand view
+    counts through its source views), renamed by the service's `join_key_map` when it has one,
+    in first-seen order without repeats. Cached on the store like `service_refs`.
+    """
+    if isinstance(feature_service, str):
+        name = feature_service
+
+        def compute() -> tuple[str, ...]:
+            service = store.get_feature_service(name, allow_cache=True)
+            return _view_keys(store, _mapped(service.feature_view_projections))
+
+        return list(_cached(store, ("keys", name), compute))
+    views = tuple(dict.fromkeys(ref.split(":", 1)[0] for ref in feature_service))
+    return list(
+        _cached(store, ("view_keys", views), lambda: _view_keys(store, ((v, {}) for v in views)))
+    )
+
+
+def _mapped(projections: Iterable[FeatureViewProjection]) -> Iterable[tuple[str, dict[str, str]]]:
+    return ((p.name, dict(p.join_key_map or {})) for p in projections)
+
+
+def _view_keys(store: FeatureStore, views: Iterable[tuple[str, dict[str, str]]]) -> tuple[str, ...]:
+    """Join keys of (view name, join_key_map) pairs; an on-demand view through its sources."""
+    from feast.errors import FeatureViewNotFoundException
+
+    keys: dict[str, None] = {}
+    for name, join_map in views:
+        try:
+            view = store.get_feature_view(name, allow_registry_cache=True)
+        except FeatureViewNotFoundException:
+            odfv = store.get_on_demand_feature_view(name, allow_registry_cache=True)
+            sources = odfv.source_feature_view_projections.values()
+            keys.update(dict.fromkeys(_view_keys(store, _mapped(sources))))
+            continue
+        keys.update(dict.fromkeys(join_map.get(c.name, c.name) for c in view.entity_columns))
+    return tuple(keys)
 
 
 def forget_service_refs(store: FeatureStore) -> None:
-    """Drop the store's cached service refs (the registry changed: `apply_repo`)."""
+    """Drop the store's cached service lookups (the registry changed: `apply_repo`)."""
     store.__dict__.pop(_REFS_ATTR, None)
 
 
 def online_features(
     store: FeatureStore,
-    customer_ids: Sequence[str],
-    feature_service: str | Sequence[str] = DEFAULT_SERVICE,
+    entity_ids: Sequence[Any],
+    feature_service: str | Sequence[str],
     *,
-    join_key: str = "customer_id",
+    join_key: str | None = None,
 ) -> pd.DataFrame:
     """Online feature rows for scoring, one per id in input order (ODFVs computed by Feast).
 
-    `feature_service` is a service name or a list of `view:feature` refs. Unknown ids give nulls.
-    The online store holds the latest materialized value whatever its age: Feast does not apply
-    the TTL online (`consistency_sample` reports staleness).
+    `feature_service` is a service name or a list of `view:feature` refs. The ids are values of
+    the service's entity join key, read from the registry (`service_join_keys`); `join_key`
+    names it instead, and must when the service's views join on more than one key. Unknown ids
+    give nulls. The online store holds the latest materialized value whatever its age: Feast
+    does not apply the TTL online (`consistency_sample` reports staleness).
     """
     import pandas as pd
 
-    refs = (
-        service_refs(store, feature_service)
-        if isinstance(feature_service, str)
-        else list(feature_service)
-    )
+    if isinstance(feature_service, str):
+        refs = service_refs(store, feature_service)
+    else:
+        refs = list(feature_service)
+    if join_key is None:
+        keys = service_join_keys(store, feature_service)
+        if len(keys) != 1:
+            what = feature_service if isinstance(feature_service, str) else refs
+            raise ValueError(
+                f"{what!r} joins on {keys or 'no entity key'}: pass join_key= to say which key "
+                "the ids are values of"
+            )
+        join_key = keys[0]
     response = store.get_online_features(
-        features=refs, entity_rows={join_key: list(customer_ids)}
+        features=refs, entity_rows={join_key: list(entity_ids)}
     ).to_dict()
     columns: dict[str, Any] = {join_key: response[join_key]}
     for name in (ref.split(":", 1)[1] for ref in refs):

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlops_assets.core.feature_store.config import DEFAULT_SERVICE
 from mlops_assets.core.feature_store.offline_reads import (
     duckdb_connect,
     missing_files_are_clear,
@@ -134,7 +133,7 @@ def service_plan(
     return ServicePlan(plans, tuple(odfvs), tuple(outputs + odfv_outputs))
 
 
-def service_features(store: FeatureStore, feature_service: str = DEFAULT_SERVICE) -> list[str]:
+def service_features(store: FeatureStore, feature_service: str) -> list[str]:
     """The model-input columns a feature service yields, in order (views, then ODFV outputs)."""
     return list(service_plan(store, feature_service).outputs)
 
@@ -260,7 +259,7 @@ def _apply_odfvs(table: pa.Table, plan: ServicePlan, full_feature_names: bool) -
 def training_set(
     store: FeatureStore,
     label_events: pd.DataFrame,
-    feature_service: str = DEFAULT_SERVICE,
+    feature_service: str,
     *,
     method: Method = "duckdb",
     full_feature_names: bool = False,
@@ -338,6 +337,6 @@ def _training_set_feast(
 
 
 def null_rates(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, float]:
-    """Share of missing values per column (TTL expiry and unknown customers show up here)."""
+    """Share of missing values per column (TTL expiry and unknown entities show up here)."""
     n = max(len(frame), 1)
     return {c: float(frame[c].isna().sum()) / n for c in columns}

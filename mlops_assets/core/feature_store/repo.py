@@ -28,7 +28,7 @@ _IMPORT_LOCK = threading.Lock()
 
 @contextmanager
 def _repo_on_path(repo_path: Path) -> Iterator[None]:
-    # Repo modules import each other by top-level name (`from entities import customer`), the
+    # Repo modules import each other by top-level name (`from entities import user`), the
     # way `feast apply` runs them with the repo as working directory.
     with _IMPORT_LOCK:
         sys.path.insert(0, str(repo_path))
@@ -44,7 +44,7 @@ def load_repo(repo_path: Path | str = REPO_PATH) -> RepoContents:
     Uses Feast's own file selection (every *.py except __init__.py and .feastignore matches), but
     not `feast.repo_operations.parse_repo`, which needs the process to `chdir` into the repo:
     we must not change a shared process's working directory. Module names are the same as under
-    `feast apply` (path relative to the repo), so `from entities import customer` inside the repo
+    `feast apply` (path relative to the repo), so `from entities import user` inside the repo
     resolves to the very objects collected here.
     """
     from feast import Entity, FeatureService, FeatureView, Project

@@ -1,93 +1,108 @@
-"""Landing-zone sources and the raw ingest assets: one daily-partitioned asset per source.
+"""A dataset's landing sources and raw ingest assets: one daily-partitioned asset per source.
 
 Each run loads its days (one for the daily tick, a whole range for a single-run backfill),
 replacing exactly those partitions, and reports its data-quality checks in the same step so a
-failing blocking check stops dbt downstream.
+failing blocking check stops dbt downstream. Which checks a source gets follows from its
+contract alone: every source has `quarantine_rate`; a `references` entry adds
+`known_<source>` (orphans); events with a timestamp in the partition add `freshness` and
+`row_count`.
 """
 
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 
 import dagster as dg
 
+from mlops_assets.components.landing_dataset.spec import DATA_STAGE, DatasetSpec
 from mlops_assets.core import ingest, quality
-from mlops_assets.core.schemas import CUSTOMERS, SOURCES, SourceSpec
-from mlops_assets.partitions import daily_partitions
+from mlops_assets.core.schemas import DatasetContract, SourceSpec
 from mlops_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
 from mlops_assets.settings import Settings
 
-GROUP = "ingest"
-OWNERS = ["team:data-platform"]
-_SQL_TYPE_NAMES = {
-    "string": "varchar",
-    "int": "bigint",
-    "float": "double",
-    "decimal": "decimal(18,2)",  # ingest loads decimals at scale 2 (core.ingest._decimal_rules)
-    "date": "date",
-}
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    blocking: bool
+    description: str
+    reference: tuple[str, SourceSpec] | None = None  # (column, referenced source)
 
 
-def landing_spec(spec: SourceSpec) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key=f"landing_{spec.name}",
-        description=f"Landing-zone files `landing/<day>/{spec.file_name}`: {spec.description}",
-        group_name="landing",
-        kinds={"csv", "file"},
-        owners=OWNERS,
-        partitions_def=daily_partitions,
-    )
-
-
-def _check_names(spec: SourceSpec) -> list[tuple[str, bool, str]]:
-    """(check name, blocking, description) for a source."""
+def check_specs(source: SourceSpec, contract: DatasetContract) -> list[CheckSpec]:
+    """The data-quality checks of a source, from its contract."""
     checks = [
-        ("quarantine_rate", True, "Share of rows quarantined stays under the limit."),
+        CheckSpec("quarantine_rate", True, "Share of rows quarantined stays under the limit.")
     ]
-    if spec is not CUSTOMERS:
-        checks.append(("known_customers", True, "Rows reference customers already landed."))
-    if spec.event_time_in_partition:
-        checks.append(("freshness", False, "The day's newest event is near the day's end."))
-        checks.append(("row_count", False, "Row count within tolerance of the trailing mean."))
+    for column, target in source.references:
+        checks.append(
+            CheckSpec(
+                f"known_{target}",
+                True,
+                f"Rows name `{target}` already landed (`{column}`): few orphans.",
+                reference=(column, contract.source(target)),
+            )
+        )
+    if source.timestamped_in_partition:
+        checks.append(CheckSpec("freshness", False, "The day's newest event is near its end."))
+        checks.append(
+            CheckSpec("row_count", False, "Row count within tolerance of the trailing mean.")
+        )
     return checks
 
 
-def _column_schema(spec: SourceSpec) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(c.name, _SQL_TYPE_NAMES.get(c.type, "timestamp"), c.description)
-            for c in spec.columns
-        ]
+def landing_spec(spec: DatasetSpec, source: SourceSpec, partitions) -> dg.AssetSpec:
+    keys = spec.keys
+    return dg.AssetSpec(
+        key=keys.landing(source.name),
+        description=f"Landing-zone files `landing/<day>/{source.file_name}` of `{spec.name}`: "
+        f"{source.description}",
+        group_name=keys.group("landing"),
+        kinds={"csv", "file"},
+        owners=spec.owners,
+        tags=keys.tags(),
+        partitions_def=partitions,
     )
 
 
-def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
-    key = dg.AssetKey(f"raw_{spec.name}")
-    checks = _check_names(spec)
-    blocking = {name: is_blocking for name, is_blocking, _ in checks}
-    deps: list[dg.AssetKey] = [dg.AssetKey(f"landing_{spec.name}")]
-    if spec is not CUSTOMERS:
-        deps.append(dg.AssetKey("raw_customers"))  # read by the known-customers check
+def _column_schema(source: SourceSpec) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c.name, c.sql_type.lower(), c.description) for c in source.columns]
+    )
+
+
+def build_ingest_asset(
+    spec: DatasetSpec, source: SourceSpec, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    keys = spec.keys
+    key = keys.raw(source.name)
+    contract = spec.contract
+    checks = check_specs(source, contract)
+    blocking = {c.name: c.blocking for c in checks}
+    deps = [keys.landing(source.name)]
+    deps += [keys.raw(c.reference[1].name) for c in checks if c.reference]  # orphan checks read
 
     @dg.asset(
         key=key,
         description=(
-            f"Validated {spec.name} rows in DuckDB `{spec.raw_table}`, one partition per landing "
-            "day; rows that break the contract go to `raw.quarantine` with a reason."
+            f"Validated {source.name} rows in DuckDB `{source.raw_table}`, one partition per "
+            "landing day; rows that break the contract go to `raw.quarantine` with a reason."
         ),
-        group_name=GROUP,
+        group_name=keys.group("ingest"),
         kinds={"python", "duckdb"},
-        owners=OWNERS,
+        owners=spec.owners,
+        tags=keys.tags(DATA_STAGE),
         deps=deps,
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
         check_specs=[
-            dg.AssetCheckSpec(name, asset=key, blocking=blocking, description=desc)
-            for name, blocking, desc in checks
+            dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description)
+            for c in checks
         ],
         metadata={
-            "dagster/column_schema": _column_schema(spec),
-            "dagster/table_name": spec.raw_table,
+            "dagster/column_schema": _column_schema(source),
+            "dagster/table_name": source.raw_table,
         },
     )
     def _ingest(
@@ -97,18 +112,18 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         totals: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
         per_day: list[dict[str, object]] = []
-        outcomes: dict[str, list[tuple[dt.date, quality.Outcome]]] = {n: [] for n, *_ in checks}
+        outcomes: dict[str, list[tuple[dt.date, quality.Outcome]]] = {c.name: [] for c in checks}
+        limit = settings.max_landing_file_bytes
         with warehouse.connect() as con:
             for i, day in enumerate(days, start=1):
                 try:
-                    limit = settings.max_landing_file_bytes
-                    path = ingest.day_file(settings.landing_dir, spec, day, max_bytes=limit)
+                    path = ingest.day_file(settings.landing_dir, source, day, max_bytes=limit)
                     result = ingest.ingest_file(
-                        con, spec, day, path, max_bytes=limit, landing_dir=settings.landing_dir
+                        con, source, day, path, max_bytes=limit, landing_dir=settings.landing_dir
                     )
                 except ingest.IngestError as err:
                     raise dg.Failure(
-                        description=f"{spec.name} {day}: {err}",
+                        description=f"{source.name} {day}: {err}",
                         metadata={"day": day.isoformat(), "landing_dir": str(settings.landing_dir)},
                         allow_retries=False,
                     ) from err
@@ -125,10 +140,12 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                         "quarantined": result.quarantined,
                     }
                 )
-                for name, outcome in _evaluate(con, spec, day, result, settings, checks):
-                    outcomes[name].append((day, outcome))
+                for check in checks:
+                    outcomes[check.name].append(
+                        (day, _evaluate(con, source, day, result, settings, check))
+                    )
                 if len(days) > 1 and (i % 10 == 0 or i == len(days)):
-                    context.log.info(f"{spec.name}: {i}/{len(days)} days loaded (through {day})")
+                    context.log.info(f"{source.name}: {i}/{len(days)} days loaded (through {day})")
         assert totals["rows_in"] == totals["valid"] + totals["quarantined"]
         return dg.MaterializeResult(
             metadata={
@@ -148,26 +165,25 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     return _ingest
 
 
-def _evaluate(con, spec, day, result, settings: Settings, checks):
-    names = {n for n, *_ in checks}
-    if "quarantine_rate" in names:
-        yield (
-            "quarantine_rate",
-            quality.quarantine_rate(
-                result.rows_in, result.quarantined, settings.max_quarantine_rate
-            ),
+def _evaluate(
+    con, source: SourceSpec, day: dt.date, result, settings: Settings, check: CheckSpec
+) -> quality.Outcome:
+    if check.reference is not None:
+        column, parent = check.reference
+        return quality.orphan_rate(
+            con, source, day, settings.max_orphan_rate, column=column, parent=parent
         )
-    if "known_customers" in names:
-        yield "known_customers", quality.orphan_rate(con, spec, day, settings.max_orphan_rate)
-    if "freshness" in names:
-        yield "freshness", quality.event_freshness(con, spec, day, settings.max_event_lag_hours)
-    if "row_count" in names:
-        yield (
-            "row_count",
-            quality.row_count_anomaly(
-                con, spec, day, settings.row_count_window_days, settings.row_count_tolerance
-            ),
+    if check.name == "quarantine_rate":
+        return quality.quarantine_rate(
+            result.rows_in, result.quarantined, settings.max_quarantine_rate
         )
+    if check.name == "freshness":
+        return quality.event_freshness(con, source, day, settings.max_event_lag_hours)
+    if check.name == "row_count":
+        return quality.row_count_anomaly(
+            con, source, day, settings.row_count_window_days, settings.row_count_tolerance
+        )
+    raise AssertionError(f"unknown check {check.name}")
 
 
 def _check_result(
@@ -222,7 +238,3 @@ def _days_table(rows: list[dict[str, object]]) -> str:
     if len(rows) > 31:
         lines.insert(2 + 15, f"| … {len(rows) - 30} more days | | | |")
     return "\n".join(lines)
-
-
-landing_sources = [landing_spec(s) for s in SOURCES]
-raw_assets = [build_ingest_asset(s) for s in SOURCES]

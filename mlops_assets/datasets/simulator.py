@@ -6,7 +6,8 @@ activity signals the feature mart computes, with noise, and covariate or concept
 switched on from a chosen day to exercise the monitoring loop.
 
 Grain and storage: `landing_dir/<YYYY-MM-DD>/{customers,transactions,support_tickets,
-churn_labels}.csv`, written exactly to the contract in `schemas.py`. A new day folder appears
+churn_labels}.csv`, written exactly to the `churn_world` dataset's contract (its YAML, loaded
+through `mlops_assets.datasets.contract`: ingest reads the same file). A new day folder appears
 atomically (written under a hidden `.tmp-<date>` name, then renamed), each file of an existing one
 is replaced whole (`datasets.landing_writer`, which leaves other datasets' files alone), and
 existing days are never touched unless `overwrite=True`. Every day draws from its own seeded
@@ -27,26 +28,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal, cast, get_args
 
 import numpy as np
 
-from mlops_assets.core.schemas import (
-    CHANNELS,
-    CHURN_LABELS,
-    CUSTOMERS,
-    PLANS,
-    PRIORITIES,
-    REGIONS,
-    SOURCES,
-    SUPPORT_TICKETS,
-    TICKET_CATEGORIES,
-    TRANSACTIONS,
-)
+from mlops_assets.datasets import contract
 from mlops_assets.datasets.landing_writer import day_has_files, write_day_files
+
+# The contract is the dataset's YAML (mlops_assets/defs/datasets/churn_world/defs.yaml), the
+# same one ingest validates against: the simulator writes its sources, columns and categories.
+DATASET = "churn_world"
+CONTRACT = contract(DATASET)
+CUSTOMERS = CONTRACT.source("customers")
+TRANSACTIONS = CONTRACT.source("transactions")
+SUPPORT_TICKETS = CONTRACT.source("support_tickets")
+CHURN_LABELS = CONTRACT.source("churn_labels")
+SOURCES = CONTRACT.sources
+PLANS = CUSTOMERS.column("plan").allowed or ()
+REGIONS = CUSTOMERS.column("region").allowed or ()
+CHANNELS = TRANSACTIONS.column("channel").allowed or ()
+TICKET_CATEGORIES = SUPPORT_TICKETS.column("category").allowed or ()
+PRIORITIES = SUPPORT_TICKETS.column("priority").allowed or ()
 
 DriftKind = Literal["covariate", "concept"]
 DRIFT_KINDS: tuple[str, ...] = get_args(DriftKind)
@@ -97,7 +102,7 @@ class SimulationConfig:
     runs (a drift only alters the days from its `start_day`, corruption only the files written).
     """
 
-    start_date: date = date(2026, 1, 1)
+    start_date: date = field(default_factory=lambda: CONTRACT.start_date)  # the dataset's first day
     days: int = 90
     customers: int = 5000
     seed: int = 7
@@ -156,7 +161,7 @@ class SimulationSummary:
 class Dynamics:
     """The simulated world's constants, tuned so a default run gives a realistic churn problem.
 
-    Tuned (and checked in tests/core/test_simulator.py) for: ~0.4 purchases and ~0.03 tickets
+    Tuned (and checked in tests/datasets/test_simulator.py) for: ~0.4 purchases and ~0.03 tickets
     per customer-day, a 30-day churn rate of ~13% with a stable base, an AUC-PR of ~0.8 for
     gradient boosting on the mart features with a time split, PSI > 0.2 on the spend features a
     few days into a covariate drift, and a collapse of that AUC-PR under concept drift.
@@ -207,6 +212,28 @@ DYNAMICS = Dynamics()
 # Category and priority mix for tickets opened by customers in normal use / in a decline.
 _TICKET_CATEGORY_PROBS = np.array([[0.25, 0.35, 0.2, 0.2], [0.45, 0.3, 0.15, 0.1]])
 _TICKET_PRIORITY_PROBS = np.array([[0.5, 0.35, 0.15], [0.25, 0.4, 0.35]])
+
+
+def _fits_contract() -> None:
+    """One probability per allowed value of the contract, in its order: a category added to the
+    YAML without a probability here would silently never be drawn."""
+    pairs = {
+        "plan_probs / customers.plan": (DYNAMICS.plan_probs, PLANS),
+        "plan_fees / customers.plan": (DYNAMICS.plan_fees, PLANS),
+        "region_probs / customers.region": (DYNAMICS.region_probs, REGIONS),
+        "channel_probs / transactions.channel": (DYNAMICS.channel_probs, CHANNELS),
+        "ticket categories / support_tickets.category": (
+            _TICKET_CATEGORY_PROBS[0],
+            TICKET_CATEGORIES,
+        ),
+        "priorities / support_tickets.priority": (_TICKET_PRIORITY_PROBS[0], PRIORITIES),
+    }
+    wrong = [f"{n}: {len(p)} vs {len(v)}" for n, (p, v) in pairs.items() if len(p) != len(v)]
+    if wrong:
+        raise ValueError(f"the simulator's dynamics do not fit the {DATASET} contract: {wrong}")
+
+
+_fits_contract()
 
 # Bad rows that ingest must quarantine; each kind breaks exactly one rule of the contract.
 _CORRUPTIONS = {

@@ -18,17 +18,15 @@ import pandas as pd
 import pytest
 
 from mlops_assets import cli
-from mlops_assets.core import simulator
-from mlops_assets.core.schemas import (
+from mlops_assets.core.schemas import SourceSpec
+from mlops_assets.datasets import simulator
+from mlops_assets.datasets.simulator import (
     CHANNELS,
     CHURN_LABELS,
     CUSTOMERS,
     SOURCES,
     SUPPORT_TICKETS,
     TRANSACTIONS,
-    SourceSpec,
-)
-from mlops_assets.core.simulator import (
     DriftSpec,
     LandingDirMismatch,
     SimulationConfig,

@@ -188,8 +188,14 @@ def _run_evidently(
     cat_method: str | None,
     threshold: float | None,
 ) -> Any:
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    with warnings.catch_warnings():
+        # Evidently 0.7 imports `numpy.core` (renamed in numpy 2) and litestar's deprecated
+        # `Dependency`; neither is ours to fix, and users would read them on every run.
+        warnings.filterwarnings("ignore", message=r"numpy\.core is deprecated")
+        warnings.filterwarnings("ignore", message=r".*deprecated.*litestar", category=Warning)
+        warnings.filterwarnings("ignore", message=r"Use of deprecated class 'DependencyKwarg'")
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(
         numerical_columns=prepared.numeric, categorical_columns=prepared.categorical
@@ -206,6 +212,7 @@ def _run_evidently(
     with warnings.catch_warnings():
         # scipy's divide-by-zero warnings from Evidently's chi-square on unseen categories
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings("ignore", message=r"numpy\.core is deprecated")
         return report.run(
             Dataset.from_pandas(prepared.current[columns], data_definition=definition),
             Dataset.from_pandas(prepared.reference[columns], data_definition=definition),

@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 export MLOPS_HOME ?= $(CURDIR)/.mlops
 export DAGSTER_HOME ?= $(MLOPS_HOME)/dagster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# no tqdm bar per MLflow artifact download in run logs (the CLI sets the same default)
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v '/target/')
 
 .PHONY: install demo demo-headless simulate materialize ui validate test test-fast lint bench clean

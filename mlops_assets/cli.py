@@ -293,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad arguments exit with code 2 and a message naming the argument (argparse's convention).
     """
     args = build_parser().parse_args(argv)
+    # MLflow draws a tqdm bar per artifact download (a few per model run) into the run log;
+    # the log already says what was loaded. A user's own setting wins.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return COMMANDS[args.command].run(args, os.environ)
 
 

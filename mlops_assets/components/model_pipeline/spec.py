@@ -81,7 +81,9 @@ class BaselineSpec(dg.Model):
 
 
 class PopulationSpec(dg.Model):
-    """Who is scored (and profiled as the drift reference): a SQL predicate over the mart."""
+    """Who is scored (and profiled as the drift reference): a SQL predicate over the model's
+    inputs. It runs over the features mart when scoring and over the training set when the
+    drift reference is built, so it may name the feature service's fields only."""
 
     sql: str = Field(min_length=1)
     description: str = ""

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -128,12 +129,21 @@ def export_onnx(
         _register_xgboost_converter()
         converter = "onnxmltools(xgboost)+skl2onnx"
         model, final = _without_xgb_feature_names(model, final)
-    proto = convert_sklearn(
-        model,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, n_features]))],
-        target_opset=opset,
-        options={id(final): {"zipmap": False}},
-    )
+    with warnings.catch_warnings():
+        # skl2onnx 1.20 writes HistGradientBoosting's boolean tree flags into an int list
+        # attribute; protobuf 6 converts them exactly (True -> 1) and announces it will refuse
+        # them one day. Not ours to fix; users would read it on every sklearn export.
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean",
+            category=DeprecationWarning,
+        )
+        proto = convert_sklearn(
+            model,
+            initial_types=[(INPUT_NAME, FloatTensorType([None, n_features]))],
+            target_opset=opset,
+            options={id(final): {"zipmap": False}},
+        )
     _dedupe_opset_imports(proto)
     _check_io(proto, n_features)
 

@@ -57,6 +57,17 @@ def exports(models):
 
 
 @pytest.mark.parametrize("kind", ["sklearn", "xgboost"])
+def test_export_shows_users_no_warning(models, kind):
+    """Exports run in every model run, whose output users read: nothing may be printed."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export_onnx(models[kind], N)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+
+
+@pytest.mark.parametrize("kind", ["sklearn", "xgboost"])
 def test_parity_on_held_out_rows(split, models, exports, kind):
     test = split[1]
     scorer = load_onnx_session(exports[kind].model_bytes)

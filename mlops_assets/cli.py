@@ -25,6 +25,7 @@ from mlops_assets.datasets.simulator import (
     SimulationSummary,
     simulate,
 )
+from mlops_assets.serving import cli as serve_cli
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -275,6 +276,7 @@ COMMANDS: dict[str, Command] = {
         run=_run_recover,
     ),
     "replay-cdnow": Command(help=cdnow_cli.HELP, configure=cdnow_cli.configure, run=cdnow_cli.run),
+    "serve": Command(help=serve_cli.HELP, configure=serve_cli.configure, run=serve_cli.run),
 }
 
 

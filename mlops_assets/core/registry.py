@@ -380,3 +380,49 @@ def versions(tracking_uri: str, model_name: str) -> Sequence[dict[str, Any]]:
         key=lambda v: int(v["version"]),
         reverse=True,
     )
+
+
+@dataclass(frozen=True)
+class ServingTarget:
+    """What a model's servers should serve: its aliases and deployment state, read in one
+    registry call so a server never mixes two states."""
+
+    model_name: str
+    champion: str | None
+    challenger: str | None
+    deployment: str | None  # the `core.deployment.DEPLOYMENT_TAG` JSON, if any
+
+
+def serving_target(tracking_uri: str, model_name: str) -> ServingTarget:
+    from mlflow import MlflowClient
+
+    from mlops_assets.core.deployment import DEPLOYMENT_TAG
+
+    try:
+        model = MlflowClient(tracking_uri).get_registered_model(model_name)
+    except Exception as err:
+        raise RegistryError(f"no registered model {model_name!r}") from err
+    aliases = {alias: str(version) for alias, version in (model.aliases or {}).items()}
+    return ServingTarget(
+        model_name=model_name,
+        champion=aliases.get(CHAMPION),
+        challenger=aliases.get(CHALLENGER),
+        deployment=(model.tags or {}).get(DEPLOYMENT_TAG),
+    )
+
+
+def set_deployment(tracking_uri: str, model_name: str, state_json: str) -> None:
+    """Store a model's deployment state (`core.deployment.DeploymentState.to_json()`)."""
+    from mlflow import MlflowClient
+
+    from mlops_assets.core.deployment import DEPLOYMENT_TAG
+
+    MlflowClient(tracking_uri).set_registered_model_tag(model_name, DEPLOYMENT_TAG, state_json)
+
+
+def served_models(tracking_uri: str) -> list[str]:
+    """Registered models that have a champion, by name."""
+    from mlflow import MlflowClient
+
+    found = MlflowClient(tracking_uri).search_registered_models()
+    return sorted(m.name for m in found if CHAMPION in (m.aliases or {}))

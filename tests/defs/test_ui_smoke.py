@@ -3,7 +3,6 @@ against the code location and read the asset graph through its GraphQL API."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.net import free_port
 
 QUERY = """
 { assetNodes {
@@ -31,12 +32,6 @@ AUTOMATION = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _graphql(port: int, query: str) -> dict:
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
@@ -49,7 +44,7 @@ def _graphql(port: int, query: str) -> dict:
 
 @pytest.fixture
 def webserver(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLOPS_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path)}
     webserver_bin = Path(sys.executable).parent / "dagster-webserver"
     proc = subprocess.Popen(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlops_assets.core import feature_store as fs
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -48,12 +48,6 @@ def _install_redis() -> str:
     return error
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway redis-server on a free local port (no persistence), as `host:port`."""
@@ -67,7 +61,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.skip(f"redis-server is not installed and cannot be installed here: {why}")
     workdir = tmp_path_factory.mktemp("redis")
     for _ in range(3):  # the port could be taken between picking and binding
-        port = _free_port()
+        port = free_port()
         cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

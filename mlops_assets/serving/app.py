@@ -1,0 +1,355 @@
+"""The prediction service: champions (and challengers) as ONNX, features from the online store.
+
+`mlops-assets serve` runs `create_app(ServiceConfig.from_env(...))` on uvicorn. Endpoints:
+
+* `GET /healthz` (the process answers) and `GET /readyz` (every model has a loaded champion);
+* `GET /v1/models`: models, versions, aliases, deployment state, the last load error;
+* `POST /v1/models/{model}/predict` with `{"ids": [...]}` (features read from the online store)
+  or `{"instances": [{feature: value, ...}]}` (checked against the model's inputs);
+* `GET /metrics` (Prometheus);
+* `POST /v1/admin/reload`: re-read the registry now (bearer token, `MLOPS_ADMIN_TOKEN`).
+
+Prediction endpoints need a bearer token too when `MLOPS_PREDICT_TOKEN` is set. Without
+`MLOPS_ADMIN_TOKEN` the admin API answers 403, and the `prod` profile refuses to start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import math
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlops_assets.core.deployment import variant_for
+from mlops_assets.serving.metrics import ServiceMetrics
+from mlops_assets.serving.models import Deployment, LoadedVersion, ModelHub
+from mlops_assets.serving.prediction_log import PredictionLog
+
+MAX_BATCH = 1_000
+
+
+class ConfigError(ValueError):
+    """The service cannot start with this configuration."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceConfig:
+    home: Path
+    tracking_uri: str
+    env: str = "local"
+    redis_url: str | None = None
+    models: tuple[str, ...] = ()  # empty: every registered model with a champion
+    poll_seconds: float = 2.0
+    admin_token: str | None = None
+    predict_token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServiceConfig:
+        from mlops_assets.core.registry import local_tracking_uri
+        from mlops_assets.settings import Settings
+
+        settings = Settings.from_env()
+        home = settings.home_path
+        config = cls(
+            home=home,
+            tracking_uri=environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(home),
+            env=settings.env,
+            redis_url=environ.get("MLOPS_REDIS_URL") or None,
+            admin_token=environ.get("MLOPS_ADMIN_TOKEN") or None,
+            predict_token=environ.get("MLOPS_PREDICT_TOKEN") or None,
+        )
+        config = dataclasses.replace(config, **overrides)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.env == "prod" and not self.admin_token:
+            raise ConfigError(
+                "MLOPS_ENV=prod: set MLOPS_ADMIN_TOKEN (the admin API refuses to run without one)"
+            )
+        if self.env == "prod" and not self.redis_url:
+            raise ConfigError("MLOPS_ENV=prod: set MLOPS_REDIS_URL (the online store)")
+        for name, token in (
+            ("MLOPS_ADMIN_TOKEN", self.admin_token),
+            ("MLOPS_PREDICT_TOKEN", self.predict_token),
+        ):
+            if token is not None and len(token) < 16:
+                raise ConfigError(f"{name} must be at least 16 characters")
+
+
+class PredictRequest(BaseModel):
+    """Exactly one of `ids` (entity ids, features from the online store) or `instances`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str | int] | None = Field(None, min_length=1, max_length=MAX_BATCH)
+    instances: list[dict[str, float | int | None]] | None = Field(
+        None, min_length=1, max_length=MAX_BATCH
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PredictRequest:
+        if (self.ids is None) == (self.instances is None):
+            raise ValueError("send exactly one of 'ids' or 'instances'")
+        return self
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _token_guard(expected: str | None, *, required: bool, what: str):
+    def guard(request: Request) -> None:
+        if expected is None:
+            if required:
+                raise HTTPException(403, f"the {what} API is disabled: MLOPS_ADMIN_TOKEN is unset")
+            return
+        given = _bearer(request)
+        if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(
+                401,
+                f"the {what} API needs 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return guard
+
+
+def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
+    metrics = ServiceMetrics.create()
+    hub = hub or ModelHub(
+        config.tracking_uri,
+        config.home,
+        config.models or None,
+        poll_seconds=config.poll_seconds,
+        on_load_error=lambda model, _err: metrics.errors.labels(model, "model_load").inc(),
+    )
+    log = PredictionLog(config.home / "serving" / "predictions")
+    feast_lock = threading.Lock()  # one online read at a time on a shared FeatureStore
+    stores: dict[str, Any] = {}
+
+    def store():
+        if "store" not in stores:
+            from mlops_assets.core.feature_store import open_store
+
+            stores["store"] = open_store(config.home, env=config.env, redis_url=config.redis_url)
+        return stores["store"]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        hub.start()
+        store()  # open the online store before the first request, not during it
+        try:
+            yield
+        finally:
+            hub.stop()
+
+    app = FastAPI(title="mlops-assets prediction service", lifespan=lifespan)
+    app.state.hub, app.state.metrics, app.state.config = hub, metrics, config
+    admin = Depends(_token_guard(config.admin_token, required=True, what="admin"))
+    predict_auth = Depends(_token_guard(config.predict_token, required=False, what="predict"))
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        # the route template is only known after routing: label by the raw prefix meanwhile
+        progress_route = request.url.path if request.url.path in _FIXED else "/v1/models/*"
+        gauge = metrics.http_in_progress.labels(request.method, progress_route)
+        gauge.inc()
+        try:
+            response = await call_next(request)
+        finally:
+            gauge.dec()
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.http_duration.labels(request.method, template, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        models = hub.describe()
+        not_ready = {m["model"]: m["last_error"] for m in models if m["champion"] is None}
+        if not models or not_ready:
+            return JSONResponse(
+                {"status": "not ready", "models": not_ready or "no model with a champion"}, 503
+            )
+        return JSONResponse({"status": "ready", "models": [m["model"] for m in models]})
+
+    @app.get("/v1/models")
+    def list_models() -> dict[str, Any]:
+        return {"models": hub.describe()}
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/admin/reload", dependencies=[admin])
+    def reload() -> dict[str, Any]:
+        hub.refresh()
+        return {"models": hub.describe()}
+
+    @app.post("/v1/models/{model}/predict", dependencies=[predict_auth])
+    def predict(model: str, body: PredictRequest) -> dict[str, Any]:
+        deployment = hub.deployment(model)
+        if deployment is None:
+            known = hub.names()
+            if model in known:
+                raise HTTPException(503, f"{model}: no version loaded yet ({_error(hub, model)})")
+            raise HTTPException(404, f"unknown model {model!r}; served: {known}")
+        started = time.perf_counter()
+        if body.ids is not None:
+            ids = [str(i) for i in body.ids]
+            rows = _online_rows(deployment, ids, store, feast_lock, metrics)
+        else:
+            ids = [None] * len(body.instances)
+            rows = _instance_rows(deployment.champion, body.instances)
+        answers = _score(deployment, ids, rows, metrics, log)
+        metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
+        return {"model": model, "predictions": answers}
+
+    return app
+
+
+_FIXED = {"/healthz", "/readyz", "/metrics", "/v1/models", "/v1/admin/reload"}
+
+
+def _error(hub: ModelHub, model: str) -> str:
+    status = hub.status.get(model)
+    return (status.last_error if status else None) or "loading"
+
+
+def _online_rows(deployment: Deployment, ids: list[str], store, lock, metrics) -> Any:
+    """The champion's inputs for `ids` from the online store (404 for ids it does not know)."""
+    from mlops_assets.core.feature_store import online_features
+
+    inputs = deployment.champion.inputs
+    needed = set(inputs.features)
+    if deployment.challenger is not None:
+        needed |= set(deployment.challenger.inputs.features)
+    with lock:
+        frame = online_features(store(), ids, inputs.feature_service)
+    unknown = [
+        i for i, empty in zip(ids, frame[sorted(needed)].isna().all(axis=1), strict=True) if empty
+    ]
+    if unknown:
+        metrics.errors.labels(deployment.model, "features_missing").inc(len(unknown))
+        raise HTTPException(
+            404,
+            f"no online features for {len(unknown)} id(s) of {deployment.model}: {unknown[:10]}",
+        )
+    return frame
+
+
+def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> Any:
+    """Caller-sent feature values, checked against the model's inputs (names, finiteness)."""
+    import pandas as pd
+
+    expected = list(champion.inputs.features)
+    for n, instance in enumerate(instances):
+        missing = [f for f in expected if f not in instance]
+        extra = sorted(set(instance) - set(expected))
+        if missing or extra:
+            raise HTTPException(
+                422,
+                f"instances[{n}]: missing {missing} / unexpected {extra}; "
+                f"{champion.model} v{champion.version} takes {expected}",
+            )
+        bad = [f for f in expected if instance[f] is not None and not math.isfinite(instance[f])]
+        if bad:
+            raise HTTPException(422, f"instances[{n}]: {bad} must be finite numbers or null")
+    return pd.DataFrame([{f: i[f] for f in expected} for i in instances], dtype="float64")
+
+
+def _score(deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: PredictionLog):
+    from mlops_assets.core import training
+
+    model, state = deployment.model, deployment.state
+    variants = [
+        variant_for(state, model, i) if i is not None and deployment.challenger else "champion"
+        for i in ids
+    ]
+    results: dict[str, Any] = {}
+    for name, loaded in (("champion", deployment.champion), ("challenger", deployment.challenger)):
+        if loaded is None:
+            continue
+        chosen = [k for k, v in enumerate(variants) if v == name]
+        if name == "challenger" and state.mode == "shadow":
+            chosen = list(range(len(ids)))  # scores everything, answers nothing
+        if not chosen:
+            continue
+        started = time.perf_counter()
+        try:
+            X = training.feature_matrix(rows.iloc[chosen], list(loaded.inputs.features))
+            probs = loaded.scorer.predict_proba(X).astype(float).tolist()
+        except Exception as err:
+            metrics.errors.labels(model, "prediction_failed").inc(len(chosen))
+            raise HTTPException(500, f"{model} v{loaded.version} failed to score: {err}") from err
+        metrics.inference_time.labels(model).observe(time.perf_counter() - started)
+        results[name] = dict(zip(chosen, probs, strict=True))
+    answers, records = [], []
+    for k, variant in enumerate(variants):
+        loaded = deployment.champion if variant == "champion" else deployment.challenger
+        p = results[variant][k]
+        answers.append(
+            {
+                "id": ids[k],
+                "probability": p,
+                "version": loaded.version,
+                "variant": variant,
+                "degraded": False,
+            }
+        )
+        records.append(
+            {
+                "id": ids[k],
+                "variant": variant,
+                "version": loaded.version,
+                "probability": p,
+                "served": True,
+            }
+        )
+        if state.mode == "shadow" and deployment.challenger is not None:
+            records.append(
+                {
+                    "id": ids[k],
+                    "variant": "challenger",
+                    "version": deployment.challenger.version,
+                    "probability": results["challenger"][k],
+                    "served": False,
+                }
+            )
+    for variant in ("champion", "challenger"):
+        served = [a["probability"] for a in answers if a["variant"] == variant]
+        if served:
+            version = answers[variants.index(variant)]["version"]
+            metrics.record_predictions(model, version, variant, served)
+    log.append(model, records)
+    return answers
+
+
+def run(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
+
+
+__all__ = ["ConfigError", "ServiceConfig", "create_app", "run"]

@@ -1,0 +1,10 @@
+"""Network helpers for tests that start servers of their own on 127.0.0.1."""
+
+import socket
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

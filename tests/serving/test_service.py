@@ -1,0 +1,251 @@
+"""The prediction service on a real uvicorn server, over a real data home.
+
+The module fixture simulates a small churn world, runs `mlops-assets materialize` (every
+phase: a champion is trained, exported, and the online store loaded), then starts
+`mlops-assets serve` on a free port of 127.0.0.1. The tests talk HTTP to it and change the
+MLflow registry underneath it, as a rollout would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from mlops_assets.core import registry
+from mlops_assets.core.deployment import DeploymentState, variant_for
+from mlops_assets.datasets.simulator import SimulationConfig, simulate
+from tests.net import free_port
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+MODEL = "churn"
+WORLD = SimulationConfig(days=40, customers=1500, seed=5, corrupt_rate=0.0)
+LAST_DAY = WORLD.start_date + dt.timedelta(days=WORLD.days - 1)
+ADMIN_TOKEN = "t0ken-for-the-admin-api-only"
+METRICS = (
+    "model_predictions_total",
+    "ml_predictions_total",
+    "model_inference_time_seconds",
+    "ml_processing_duration_seconds",
+    "ml_confidence_distribution",
+    "ml_prediction_errors_total",
+    "http_request_duration_seconds",
+    "http_requests_in_progress",
+    "app_memory_usage_bytes",
+    "ml_degraded_predictions_total",
+)
+
+
+def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("serving")
+    home = root / "home"
+    simulate(WORLD, home / "landing")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))},
+        "MLOPS_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+    }
+    env.pop("PYTHONWARNINGS", None)
+    out = subprocess.run(
+        [str(BIN / "mlops-assets"), "materialize"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    printed = out.stdout + out.stderr
+    assert [line for line in printed.splitlines() if re.search("warning", line, re.I)] == []
+    return {"home": home, "env": env, "tracking_uri": registry.local_tracking_uri(home)}
+
+
+@pytest.fixture(scope="module")
+def server(home: dict) -> Iterator[httpx.Client]:
+    port = free_port()
+    env = {**home["env"], "MLOPS_ADMIN_TOKEN": ADMIN_TOKEN}
+    cmd = [str(BIN / "mlops-assets"), "serve", "--port", str(port), "--poll-seconds", "0.5"]
+    log = open(home["home"].parent / "serve.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def ready() -> bool:
+        assert proc.poll() is None, (home["home"].parent / "serve.log").read_text()[-3000:]
+        try:
+            return client.get("/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        _wait_until(ready, 90, "the service to be ready")
+        yield client
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def batch(home: dict) -> dict:
+    """The batch scores of the last day, with the inputs they were computed from."""
+    with duckdb.connect(str(home["home"] / "warehouse.duckdb"), read_only=True) as con:
+        frame = con.execute(
+            f"SELECT * FROM monitoring.{MODEL}_predictions WHERE score_date = ? "
+            "ORDER BY customer_id LIMIT 200",
+            [LAST_DAY],
+        ).df()
+    assert len(frame) == 200
+    return {"frame": frame}
+
+
+def predict(client: httpx.Client, body: dict, model: str = MODEL) -> httpx.Response:
+    return client.post(f"/v1/models/{model}/predict", json=body)
+
+
+def test_online_predictions_equal_the_batch_scores(server: httpx.Client, batch: dict) -> None:
+    frame = batch["frame"]
+    response = predict(server, {"ids": frame["customer_id"].tolist()})
+    assert response.status_code == 200, response.text
+    answers = response.json()["predictions"]
+    assert [a["id"] for a in answers] == frame["customer_id"].tolist()
+    assert [a["probability"] for a in answers] == frame["score"].tolist()
+    assert {(a["version"], a["variant"], a["degraded"]) for a in answers} == {
+        (frame["model_version"].iloc[0], "champion", False)
+    }
+
+
+def test_caller_sent_features_score_like_the_online_ones(server: httpx.Client, batch: dict) -> None:
+    models = server.get("/v1/models").json()["models"]
+    features = next(m for m in models if m["model"] == MODEL)["features"]
+    rows = batch["frame"].head(20)
+    instances = [{f: float(row[f]) for f in features} for _, row in rows.iterrows()]
+    response = predict(server, {"instances": instances})
+    assert response.status_code == 200, response.text
+    assert [a["probability"] for a in response.json()["predictions"]] == rows["score"].tolist()
+
+    bad = predict(server, {"instances": [{**instances[0], "shoe_size": 42.0}]})
+    assert bad.status_code == 422 and "unexpected ['shoe_size']" in bad.json()["detail"]
+    missing = dict(instances[0])
+    missing.pop(features[0])
+    bad = predict(server, {"instances": [missing]})
+    assert bad.status_code == 422 and f"missing ['{features[0]}']" in bad.json()["detail"]
+
+
+def test_bad_requests_get_a_status_that_names_the_problem(server: httpx.Client) -> None:
+    unknown_model = predict(server, {"ids": ["C000001"]}, model="no_such_model")
+    assert unknown_model.status_code == 404
+    assert "unknown model 'no_such_model'" in unknown_model.json()["detail"]
+    unknown_id = predict(server, {"ids": ["NOBODY"]})
+    assert unknown_id.status_code == 404 and "NOBODY" in unknown_id.json()["detail"]
+    for body, field in (({"idz": ["C1"]}, "idz"), ({"ids": []}, "ids"), ({}, "body")):
+        response = predict(server, body)
+        assert response.status_code == 422, body
+        assert field in str(response.json()["detail"]), response.text
+    both = predict(server, {"ids": ["C1"], "instances": [{}]})
+    assert both.status_code == 422 and "exactly one of" in both.text
+
+
+def test_the_admin_api_needs_its_token(server: httpx.Client) -> None:
+    assert server.post("/v1/admin/reload").status_code == 401
+    wrong = server.post("/v1/admin/reload", headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 401
+    right = server.post("/v1/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert right.status_code == 200 and right.json()["models"][0]["model"] == MODEL
+
+
+def test_the_server_follows_the_registry_without_a_restart(
+    server: httpx.Client, home: dict, batch: dict
+) -> None:
+    uri, ids = home["tracking_uri"], batch["frame"]["customer_id"].tolist()
+    champion = registry.alias_version(uri, MODEL, registry.CHAMPION)
+    registry.move_alias(uri, MODEL, registry.CHALLENGER, champion, reason="test", actor="test")
+    state = DeploymentState().changed(
+        by="test", reason="A/B split", mode="ab", challenger_percent=50
+    )
+    registry.set_deployment(uri, MODEL, state.to_json())
+    try:
+
+        def switched() -> bool:
+            (described,) = server.get("/v1/models").json()["models"]
+            return described["deployment"]["mode"] == "ab"
+
+        _wait_until(switched, 15, "the server to pick up the A/B split")
+        answers = predict(server, {"ids": ids}).json()["predictions"]
+        assert [a["variant"] for a in answers] == [variant_for(state, MODEL, i) for i in ids]
+        assert {a["variant"] for a in answers} == {"champion", "challenger"}
+        # a version that cannot be loaded is not served: the previous deployment stays
+        broken = _register_version_without_onnx(uri)
+        registry.move_alias(uri, MODEL, registry.CHAMPION, broken, reason="test", actor="test")
+
+        def failure_reported() -> bool:
+            (described,) = server.get("/v1/models").json()["models"]
+            return bool(described["last_error"])
+
+        _wait_until(failure_reported, 15, "the load failure to be reported")
+        (described,) = server.get("/v1/models").json()["models"]
+        assert described["champion"] == champion and f"v{broken}" in described["last_error"]
+        still = predict(server, {"ids": ids[:5]})
+        assert still.status_code == 200 and {a["version"] for a in still.json()["predictions"]} == {
+            champion
+        }
+        assert 'ml_prediction_errors_total{error_type="model_load",model="churn"} 1.0' in (
+            server.get("/metrics").text
+        )
+    finally:
+        registry.move_alias(uri, MODEL, registry.CHAMPION, champion, reason="test", actor="test")
+        registry.set_deployment(uri, MODEL, DeploymentState().to_json())
+    _wait_until(
+        lambda: server.get("/v1/models").json()["models"][0]["last_error"] is None,
+        15,
+        "the server to recover",
+    )
+
+
+def _register_version_without_onnx(uri: str) -> str:
+    """A new version of the model that records no inputs and has no ONNX export."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    run = client.create_run(client.get_experiment_by_name(MODEL).experiment_id)
+    client.set_terminated(run.info.run_id)
+    created = client.create_model_version(MODEL, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    return str(created.version)
+
+
+def test_metrics_use_the_documented_names(server: httpx.Client, batch: dict) -> None:
+    predict(server, {"ids": batch["frame"]["customer_id"].head(3).tolist()})
+    text = server.get("/metrics").text
+    missing = [name for name in METRICS if f"\n# TYPE {name} " not in text]
+    assert not missing, missing
+    assert re.search(
+        r'ml_predictions_total\{confidence_level="(high|medium|low)",model="churn",'
+        r'result="(positive|negative)",variant="champion",version="\d+"\} \d+',
+        text,
+    )
+    assert (
+        'http_request_duration_seconds_count{method="POST",route="/v1/models/{model}/predict"'
+        in (text)
+    )
+
+
+def test_every_answer_is_in_the_prediction_log(server: httpx.Client, home: dict) -> None:
+    predict(server, {"ids": ["C000001"]})
+    logs = list((home["home"] / "serving" / "predictions" / MODEL).glob("*.jsonl"))
+    assert logs and '"id":"C000001"' in logs[0].read_text()

@@ -3,6 +3,8 @@ the served file lives, how it is fetched, and a metric of a version on held-out 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +30,10 @@ def published_onnx_path(tracking_uri: str, home: Path, model_name: str, version:
     if not registry.has_onnx(tracking_uri, info["run_id"]):
         raise registry.RegistryError(f"v{version} has no ONNX export")
     if not local.exists():
-        registry.download_onnx(tracking_uri, info["run_id"], local.parents[1])
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=local.parent, prefix=".download-") as tmp:
+            downloaded = registry.download_onnx(tracking_uri, info["run_id"], Path(tmp))
+            os.replace(downloaded, local)  # atomic: a reader never sees half a file
     return local
 
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlops_assets.core.deployment import variant_for
 from mlops_assets.serving.metrics import ServiceMetrics
 from mlops_assets.serving.models import Deployment, LoadedVersion, ModelHub
-from mlops_assets.serving.prediction_log import PredictionLog
+from mlops_assets.serving.prediction_log import PredictionLog, log_dir
 
 MAX_BATCH = 1_000
 
@@ -135,7 +135,7 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         poll_seconds=config.poll_seconds,
         on_load_error=lambda model, _err: metrics.errors.labels(model, "model_load").inc(),
     )
-    log = PredictionLog(config.home / "serving" / "predictions")
+    log = PredictionLog(log_dir(config.home))
     feast_lock = threading.Lock()  # one online read at a time on a shared FeatureStore
     stores: dict[str, Any] = {}
 
@@ -222,7 +222,7 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         else:
             ids = [None] * len(body.instances)
             rows = _instance_rows(deployment.champion, body.instances)
-        answers = _score(deployment, ids, rows, metrics, log)
+        answers = _score(deployment, ids, rows, metrics, log, started)
         metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
         return {"model": model, "predictions": answers}
 
@@ -279,7 +279,11 @@ def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> 
     return pd.DataFrame([{f: i[f] for f in expected} for i in instances], dtype="float64")
 
 
-def _score(deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: PredictionLog):
+def _score(
+    deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: PredictionLog, started: float
+):
+    """Score each row with the variant that answers it (and the shadow), log every answer
+    with the request's latency so far; a failed variant's rows are logged as errors."""
     from mlops_assets.core import training
 
     model, state = deployment.model, deployment.state
@@ -296,16 +300,29 @@ def _score(deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: Pred
             chosen = list(range(len(ids)))  # scores everything, answers nothing
         if not chosen:
             continue
-        started = time.perf_counter()
+        scoring = time.perf_counter()
         try:
             X = training.feature_matrix(rows.iloc[chosen], list(loaded.inputs.features))
             probs = loaded.scorer.predict_proba(X).astype(float).tolist()
         except Exception as err:
             metrics.errors.labels(model, "prediction_failed").inc(len(chosen))
+            log.append(
+                model,
+                [
+                    {
+                        "id": ids[k],
+                        "variant": name,
+                        "version": loaded.version,
+                        "error": "prediction_failed",
+                    }
+                    for k in chosen
+                ],
+            )
             raise HTTPException(500, f"{model} v{loaded.version} failed to score: {err}") from err
-        metrics.inference_time.labels(model).observe(time.perf_counter() - started)
+        metrics.inference_time.labels(model).observe(time.perf_counter() - scoring)
         results[name] = dict(zip(chosen, probs, strict=True))
     answers, records = [], []
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
     for k, variant in enumerate(variants):
         loaded = deployment.champion if variant == "champion" else deployment.challenger
         p = results[variant][k]
@@ -325,6 +342,7 @@ def _score(deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: Pred
                 "version": loaded.version,
                 "probability": p,
                 "served": True,
+                "latency_ms": latency_ms,
             }
         )
         if state.mode == "shadow" and deployment.challenger is not None:

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 
+def log_dir(home: Path) -> Path:
+    """Where a data home keeps its servers' prediction log."""
+    return Path(home) / "serving" / "predictions"
+
+
 class PredictionLog:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -38,3 +43,23 @@ class PredictionLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8") as f:
                 f.write(lines)
+
+    def read_since(self, model: str, since: dt.datetime) -> list[dict[str, Any]]:
+        """Every record of `model` logged at or after `since` (UTC), oldest first. A line
+        still being written by a server (no newline yet) is left for the next read."""
+        since = since.astimezone(dt.UTC)
+        today = dt.datetime.now(dt.UTC).date()
+        out: list[dict[str, Any]] = []
+        day = since.date()
+        while day <= today:
+            path = self.path(model, day)
+            if path.is_file():
+                with open(path, encoding="utf-8") as f:
+                    for line in f:
+                        if not line.endswith("\n"):
+                            break
+                        record = json.loads(line)
+                        if dt.datetime.fromisoformat(record["ts"]) >= since:
+                            out.append(record)
+            day += dt.timedelta(days=1)
+        return out

@@ -536,6 +536,22 @@ def test_rollback_repoints_champion_and_refuses_unexported_or_unknown_versions(
 # an export that fails parity is never published nor served (moves `champion`: runs last)
 
 
+def test_a_published_version_missing_from_the_data_home_is_fetched_from_the_registry(
+    lifecycle: Lifecycle,
+) -> None:
+    """A server on another machine, or a rollback after the cache was cleaned: the served
+    path is filled from the version's run, atomically, and is the very file published."""
+    settings = lifecycle.settings
+    version = lifecycle.steps["first"].champion
+    sha = lifecycle.version(version)["tags"]["onnx_sha256"]
+    served = served_onnx_path(settings.home_path, MODEL, version)
+    served.unlink()
+    path = published_onnx_path(lifecycle.uri, settings.home_path, MODEL, version)
+    assert path == served and path.is_file()
+    assert load_onnx_session(path, allowed_root=settings.home_path, expected_sha256=sha)
+    assert [p.name for p in served.parent.iterdir()] == [served.name]  # no download leftovers
+
+
 def test_an_export_failing_parity_is_neither_published_nor_served(
     lifecycle: Lifecycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:

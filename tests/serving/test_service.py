@@ -249,3 +249,97 @@ def test_every_answer_is_in_the_prediction_log(server: httpx.Client, home: dict)
     predict(server, {"ids": ["C000001"]})
     logs = list((home["home"] / "serving" / "predictions" / MODEL).glob("*.jsonl"))
     assert logs and '"id":"C000001"' in logs[0].read_text()
+
+
+def _challenger_copy(uri: str) -> str:
+    """A second version of the champion's run (same ONNX, same inputs) as the challenger."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    champion = client.get_model_version_by_alias(MODEL, registry.CHAMPION)
+    copy = client.create_model_version(
+        MODEL, champion.source, champion.run_id, tags=dict(champion.tags)
+    )
+    registry.move_alias(
+        uri, MODEL, registry.CHALLENGER, str(copy.version), reason="test", actor="test"
+    )
+    return str(copy.version)
+
+
+def _rollout(defs, instance, **config) -> None:
+    job = defs.get_job_def(f"{MODEL}_rollout_job")
+    result = job.execute_in_process(
+        run_config={"ops": {f"{MODEL}_rollout": {"config": config}}}, instance=instance
+    )
+    assert result.success
+
+
+def test_a_canary_that_breaches_its_latency_budget_rolls_back_by_itself(
+    server: httpx.Client, home: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from mlops_assets.components.model_pipeline.rollout import build_canary_sensor
+    from mlops_assets.components.model_pipeline.spec import MODELS_DIR, ServingSpec, load_spec
+    from mlops_assets.resources.model_registry import ModelRegistry
+    from mlops_assets.settings import Settings
+
+    monkeypatch.setenv("MLOPS_HOME", str(home["home"]))
+    from mlops_assets.definitions import defs as load
+
+    defs, uri = load(), home["tracking_uri"]
+    champion = registry.alias_version(uri, MODEL, registry.CHAMPION)
+    challenger = _challenger_copy(uri)
+    with duckdb.connect(str(home["home"] / "warehouse.duckdb"), read_only=True) as con:
+        ids = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT customer_id FROM monitoring.{MODEL}_predictions "
+                "WHERE score_date = ? ORDER BY 1 LIMIT 1000",
+                [LAST_DAY],
+            ).fetchall()
+        ]
+    instance = dg.DagsterInstance.ephemeral()
+    spec = load_spec(MODELS_DIR / MODEL / "defs.yaml")
+    resources = {
+        "settings": Settings(home=str(home["home"])),
+        "mlflow": ModelRegistry(tracking_uri=uri),
+    }
+
+    def judge(serving: ServingSpec):
+        sensor = build_canary_sensor(
+            spec.model_copy(update={"serving": serving}), defs.get_job_def(f"{MODEL}_rollout_job")
+        )
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        return sensor(context)
+
+    def mode() -> tuple[str, float]:
+        (described,) = server.get("/v1/models").json()["models"]
+        return described["deployment"]["mode"], described["deployment"]["challenger_percent"]
+
+    _rollout(defs, instance, action="canary", reason="test canary", requested_by="test")
+    _wait_until(lambda: mode() == ("canary", 5.0), 15, "the canary's first step")
+    answers = predict(server, {"ids": ids}).json()["predictions"]
+    on_challenger = [a for a in answers if a["variant"] == "challenger"]
+    assert 0 < len(on_challenger) < len(ids) * 0.15
+    assert {a["version"] for a in on_challenger} == {challenger}
+
+    held = judge(ServingSpec(min_answers=10_000))
+    assert isinstance(held, dg.SkipReason) and "of the 10000 needed" in held.skip_message
+    clean = judge(ServingSpec(min_answers=10))
+    assert clean.run_config["ops"][f"{MODEL}_rollout"]["config"]["action"] == "advance"
+    assert clean.run_config["ops"][f"{MODEL}_rollout"]["config"]["percent"] == 25.0
+
+    breach = judge(ServingSpec(min_answers=10, max_p95_ms=0.001))
+    config = breach.run_config["ops"][f"{MODEL}_rollout"]["config"]
+    assert config["action"] == "rollback" and "p95 latency" in config["reason"]
+    assert breach.tags["mlops/rollout_action"] == "rollback"
+    _rollout(defs, instance, **config)
+    _wait_until(lambda: mode() == ("single", 0.0), 15, "the rollback to reach the server")
+    answers = predict(server, {"ids": ids}).json()["predictions"]
+    assert {(a["variant"], a["version"]) for a in answers} == {("champion", champion)}
+    target = registry.serving_target(uri, MODEL)
+    assert target.champion == champion  # the champion never moved
+    recorded = DeploymentState.from_json(target.deployment)
+    assert recorded.updated_by.startswith("sensor churn_canary_sensor")
+    assert "p95 latency" in recorded.reason

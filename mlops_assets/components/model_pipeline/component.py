@@ -20,7 +20,13 @@ import dagster as dg
 from pydantic import BaseModel
 
 from mlops_assets.components.landing_dataset import DatasetSpec, LandingDataset
-from mlops_assets.components.model_pipeline import automation, export, monitoring, training
+from mlops_assets.components.model_pipeline import (
+    automation,
+    export,
+    monitoring,
+    rollout,
+    training,
+)
 from mlops_assets.components.model_pipeline.spec import (
     ModelSpec,
     ModelSpecError,
@@ -73,6 +79,7 @@ def build_model_defs(spec: ModelSpec, dataset: DatasetSpec) -> dg.Definitions:
         )
     partitions = monitoring.daily_partitions(spec)
     jobs = automation.build_jobs(spec)
+    rollout_job = rollout.build_rollout_job(spec)
     return dg.Definitions(
         assets=[
             training.build_training_set(spec),
@@ -86,11 +93,12 @@ def build_model_defs(spec: ModelSpec, dataset: DatasetSpec) -> dg.Definitions:
             monitoring.build_retraining_history(spec),
         ],
         asset_checks=[training.build_approval_gate(spec)],
-        jobs=[*jobs.values(), training.build_rollback_job(spec)],
+        jobs=[*jobs.values(), training.build_rollback_job(spec), rollout_job],
         sensors=[
             automation.build_scoring_sensor(spec, dataset, jobs),
             automation.build_retrain_on_drift_sensor(spec, jobs),
             automation.build_retrain_on_new_data_sensor(spec, jobs),
+            rollout.build_canary_sensor(spec, rollout_job),
         ],
         schedules=automation.build_schedules(spec, jobs),
     )

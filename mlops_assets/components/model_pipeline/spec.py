@@ -196,6 +196,41 @@ class SchedulesSpec(dg.Model):
         return value
 
 
+class ServingSpec(dg.Model):
+    """Online serving: the canary's steps and the budgets a step must stay within."""
+
+    canary_steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
+        min_length=1,
+        description="Challenger traffic per step, in %, increasing, ending at 100 (promote).",
+    )
+    min_answers: int = Field(200, ge=1, description="Challenger answers before a step is judged.")
+    max_error_rate: float = Field(0.001, ge=0, le=1, description="Challenger error budget.")
+    max_p95_ms: float = Field(200.0, gt=0, description="Challenger p95 request latency budget.")
+    max_score_psi: float = Field(
+        0.25, gt=0, description="Challenger vs champion score shift (PSI) budget."
+    )
+    check_seconds: int = Field(30, ge=5, le=3600, description="How often the canary is judged.")
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _steps(cls, value: list[float]) -> list[float]:
+        if value != sorted(set(value)) or value[0] <= 0 or value[-1] != 100:
+            raise ValueError(f"must increase strictly within (0, 100] and end at 100, got {value}")
+        return value
+
+    def policy(self):
+        from mlops_assets.core.rollout import CanaryPolicy
+
+        return CanaryPolicy(
+            steps=tuple(self.canary_steps),
+            min_answers=self.min_answers,
+            max_error_rate=self.max_error_rate,
+            max_p95_ms=self.max_p95_ms,
+            max_score_psi=self.max_score_psi,
+        )
+
+
 class ModelSpec(dg.Model):
     """One model pipeline, declared: everything the component needs to build its layer."""
 
@@ -222,6 +257,7 @@ class ModelSpec(dg.Model):
     performance: PerformanceSpec = PerformanceSpec()
     retraining: RetrainingSpec = RetrainingSpec()
     schedules: SchedulesSpec = SchedulesSpec()
+    serving: ServingSpec = ServingSpec()
 
     @field_validator("candidates")
     @classmethod

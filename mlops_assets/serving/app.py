@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops_assets.core.deployment import variant_for
+from mlops_assets.serving.batch_scores import BatchScores
 from mlops_assets.serving.metrics import ServiceMetrics
 from mlops_assets.serving.models import Deployment, LoadedVersion, ModelHub
 from mlops_assets.serving.prediction_log import PredictionLog, log_dir
@@ -138,6 +139,10 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
     log = PredictionLog(log_dir(config.home))
     feast_lock = threading.Lock()  # one online read at a time on a shared FeatureStore
     stores: dict[str, Any] = {}
+    batch: dict[str, BatchScores] = {}
+
+    def batch_scores(model: str) -> BatchScores:
+        return batch.setdefault(model, BatchScores(config.home, model))
 
     def store():
         if "store" not in stores:
@@ -218,7 +223,14 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         started = time.perf_counter()
         if body.ids is not None:
             ids = [str(i) for i in body.ids]
-            rows = _online_rows(deployment, ids, store, feast_lock, metrics)
+            try:
+                rows = _online_rows(deployment, ids, store, feast_lock, metrics)
+            except HTTPException:
+                raise
+            except Exception as err:  # the online store is down or broken: degrade
+                answers = _from_batch(model, ids, err, batch_scores(model), metrics, log)
+                metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
+                return {"model": model, "predictions": answers}
         else:
             ids = [None] * len(body.instances)
             rows = _instance_rows(deployment.champion, body.instances)
@@ -257,6 +269,49 @@ def _online_rows(deployment: Deployment, ids: list[str], store, lock, metrics) -
             f"no online features for {len(unknown)} id(s) of {deployment.model}: {unknown[:10]}",
         )
     return frame
+
+
+def _from_batch(
+    model: str, ids: list[str], err: Exception, scores: BatchScores, metrics, log: PredictionLog
+) -> list[dict[str, Any]]:
+    """Degraded answers: each id's last batch score, flagged; a 503 naming both failures when
+    an id has none."""
+    reason = f"online store unavailable ({type(err).__name__}: {err})"
+    found = scores.lookup(ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        metrics.errors.labels(model, "features_missing").inc(len(missing))
+        raise HTTPException(
+            503, f"{reason}, and no batch score for {len(missing)} id(s): {missing[:10]}"
+        )
+    metrics.degraded.labels(model, "online_store_unavailable").inc(len(ids))
+    answers = [
+        {
+            "id": i,
+            "probability": found[i].probability,
+            "version": found[i].version,
+            "variant": "batch",
+            "degraded": True,
+            "degraded_reason": reason,
+            "score_date": found[i].score_date,
+        }
+        for i in ids
+    ]
+    log.append(
+        model,
+        [
+            {
+                "id": a["id"],
+                "variant": "batch",
+                "version": a["version"],
+                "probability": a["probability"],
+                "served": True,
+                "degraded": True,
+            }
+            for a in answers
+        ],
+    )
+    return answers
 
 
 def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> Any:

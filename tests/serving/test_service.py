@@ -343,3 +343,39 @@ def test_a_canary_that_breaches_its_latency_budget_rolls_back_by_itself(
     recorded = DeploymentState.from_json(target.deployment)
     assert recorded.updated_by.startswith("sensor churn_canary_sensor")
     assert "p95 latency" in recorded.reason
+
+
+def test_with_the_online_store_down_answers_are_degraded_to_the_last_batch_score(
+    server: httpx.Client, home: dict, batch: dict
+) -> None:
+    import sqlite3
+
+    frame = batch["frame"].head(20)
+    ids = frame["customer_id"].tolist()
+    online = sqlite3.connect(home["home"] / "feast" / "online.db")
+    table = "mlops_assets_customer_activity"
+    online.execute(f"ALTER TABLE {table} RENAME TO {table}_away")  # the store "stops"
+    online.commit()
+    try:
+        response = predict(server, {"ids": ids})
+        assert response.status_code == 200, response.text
+        answers = response.json()["predictions"]
+        assert {(a["variant"], a["degraded"]) for a in answers} == {("batch", True)}
+        assert "online store unavailable" in answers[0]["degraded_reason"]
+        # the last batch score of each id: here the newest scored day, the one in `batch`
+        assert [a["probability"] for a in answers] == frame["score"].tolist()
+        assert {a["score_date"] for a in answers} == {LAST_DAY.isoformat()}
+        no_batch = predict(server, {"ids": [*ids[:2], "NEVER_SCORED"]})
+        assert no_batch.status_code == 503
+        assert "no batch score for 1 id(s): ['NEVER_SCORED']" in no_batch.json()["detail"]
+        text = server.get("/metrics").text
+        assert (
+            'ml_degraded_predictions_total{model="churn",reason="online_store_unavailable"} 20.0'
+            in text
+        )
+    finally:
+        online.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+        online.commit()
+        online.close()
+    recovered = predict(server, {"ids": ids}).json()["predictions"]
+    assert {(a["variant"], a["degraded"]) for a in recovered} == {("champion", False)}

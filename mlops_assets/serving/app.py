@@ -338,7 +338,8 @@ def _score(
     deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: PredictionLog, started: float
 ):
     """Score each row with the variant that answers it (and the shadow), log every answer
-    with the request's latency so far; a failed variant's rows are logged as errors."""
+    with the request's latency so far and the variant's own scoring time in it; a failed
+    variant's rows are logged as errors."""
     from mlops_assets.core import training
 
     model, state = deployment.model, deployment.state
@@ -347,6 +348,7 @@ def _score(
         for i in ids
     ]
     results: dict[str, Any] = {}
+    inference_ms: dict[str, float] = {}
     for name, loaded in (("champion", deployment.champion), ("challenger", deployment.challenger)):
         if loaded is None:
             continue
@@ -374,7 +376,9 @@ def _score(
                 ],
             )
             raise HTTPException(500, f"{model} v{loaded.version} failed to score: {err}") from err
-        metrics.inference_time.labels(model).observe(time.perf_counter() - scoring)
+        took = time.perf_counter() - scoring
+        metrics.inference_time.labels(model).observe(took)
+        inference_ms[name] = round(took * 1000, 3)
         results[name] = dict(zip(chosen, probs, strict=True))
     answers, records = [], []
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -398,6 +402,7 @@ def _score(
                 "probability": p,
                 "served": True,
                 "latency_ms": latency_ms,
+                "inference_ms": inference_ms[variant],
             }
         )
         if state.mode == "shadow" and deployment.challenger is not None:

@@ -14,13 +14,13 @@ def records(
     n_challenger: int,
     *,
     errors: int = 0,
-    latency_ms: float = 5.0,
+    inference_ms: float = 1.0,
     shift: float = 0.0,
     seed: int = 0,
 ) -> list[dict]:
     rng = np.random.default_rng(seed)
     out = [
-        {"variant": "champion", "probability": float(p), "served": True, "latency_ms": 5.0}
+        {"variant": "champion", "probability": float(p), "served": True, "inference_ms": 1.0}
         for p in rng.beta(2, 5, 2000)
     ]
     out += [
@@ -28,7 +28,7 @@ def records(
             "variant": "challenger",
             "probability": float(min(p + shift, 1.0)),
             "served": True,
-            "latency_ms": latency_ms,
+            "inference_ms": inference_ms,
         }
         for p in rng.beta(2, 5, n_challenger)
     ]
@@ -52,7 +52,7 @@ def test_too_few_answers_hold() -> None:
     ("kwargs", "reason"),
     [
         ({"errors": 5}, "error rate"),
-        ({"latency_ms": 120.0}, "p95 latency 120.0 ms > 50 ms"),
+        ({"inference_ms": 120.0}, "p95 scoring latency 120.0 ms > 50 ms"),
         ({"shift": 0.4}, "score PSI vs champion"),
     ],
 )

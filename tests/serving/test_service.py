@@ -332,7 +332,7 @@ def test_a_canary_that_breaches_its_latency_budget_rolls_back_by_itself(
 
     breach = judge(ServingSpec(min_answers=10, max_p95_ms=0.001))
     config = breach.run_config["ops"][f"{MODEL}_rollout"]["config"]
-    assert config["action"] == "rollback" and "p95 latency" in config["reason"]
+    assert config["action"] == "rollback" and "p95 scoring latency" in config["reason"]
     assert breach.tags["mlops/rollout_action"] == "rollback"
     _rollout(defs, instance, **config)
     _wait_until(lambda: mode() == ("single", 0.0), 15, "the rollback to reach the server")
@@ -342,7 +342,7 @@ def test_a_canary_that_breaches_its_latency_budget_rolls_back_by_itself(
     assert target.champion == champion  # the champion never moved
     recorded = DeploymentState.from_json(target.deployment)
     assert recorded.updated_by.startswith("sensor churn_canary_sensor")
-    assert "p95 latency" in recorded.reason
+    assert "p95 scoring latency" in recorded.reason
 
 
 def test_with_the_online_store_down_answers_are_degraded_to_the_last_batch_score(
@@ -379,3 +379,60 @@ def test_with_the_online_store_down_answers_are_degraded_to_the_last_batch_score
         online.close()
     recovered = predict(server, {"ids": ids}).json()["predictions"]
     assert {(a["variant"], a["degraded"]) for a in recovered} == {("champion", False)}
+
+
+def test_a_blue_green_switch_under_load_drops_no_request(
+    server: httpx.Client, home: dict, batch: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import dagster as dg
+
+    monkeypatch.setenv("MLOPS_HOME", str(home["home"]))
+    from mlops_assets.definitions import defs as load
+
+    defs, uri = load(), home["tracking_uri"]
+    before = registry.alias_version(uri, MODEL, registry.CHAMPION)
+    green = _challenger_copy(uri)
+    ids = batch["frame"]["customer_id"].tolist()
+    statuses: list[int] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def client_loop(offset: int) -> None:
+        with httpx.Client(base_url=server.base_url, timeout=30) as own:
+            k = offset
+            while not stop.is_set():
+                response = predict(own, {"ids": [ids[k % len(ids)]]})
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    versions.append(response.json()["predictions"][0]["version"])
+                k += 4
+
+    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        _rollout(
+            defs,
+            dg.DagsterInstance.ephemeral(),
+            action="promote",
+            reason="blue-green test",
+            requested_by="test",
+        )
+
+        def switched() -> bool:
+            return bool(versions) and versions[-1] == green
+
+        _wait_until(switched, 15, "the switch to green to reach the clients")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        registry.move_alias(uri, MODEL, registry.CHAMPION, before, reason="test", actor="test")
+    assert statuses and set(statuses) == {200}, sorted(set(statuses))
+    assert versions[0] == before and versions[-1] == green
+    first_green = versions.index(green)
+    assert set(versions[first_green:]) == {green}, "a request went back to blue after the switch"

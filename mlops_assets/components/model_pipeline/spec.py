@@ -206,7 +206,9 @@ class ServingSpec(dg.Model):
     )
     min_answers: int = Field(200, ge=1, description="Challenger answers before a step is judged.")
     max_error_rate: float = Field(0.001, ge=0, le=1, description="Challenger error budget.")
-    max_p95_ms: float = Field(200.0, gt=0, description="Challenger p95 request latency budget.")
+    max_p95_ms: float = Field(
+        50.0, gt=0, description="Budget of the p95 of the challenger's scoring time per request."
+    )
     max_score_psi: float = Field(
         0.25, gt=0, description="Challenger vs champion score shift (PSI) budget."
     )

@@ -22,6 +22,11 @@ import numpy as np
 
 Action = Literal["advance", "hold", "rollback", "promote"]
 
+PSI_MIN_SAMPLES = 500
+"""Scores each side needs before their PSI is judged: over ten bins, two samples of n scores
+from ONE distribution still differ by about 9/n in PSI, so 50 answers alone would read as a
+0.2 shift."""
+
 
 @dataclasses.dataclass(frozen=True)
 class CanaryPolicy:
@@ -106,8 +111,9 @@ def judge_step(
 
 
 def score_psi(reference: Sequence[float], current: Sequence[float]) -> float | None:
-    """PSI of `current` scores over the deciles of `reference` (None: too few of either)."""
-    if len(reference) < 50 or len(current) < 50:
+    """PSI of `current` scores over the deciles of `reference` (None: fewer than
+    `PSI_MIN_SAMPLES` of either)."""
+    if len(reference) < PSI_MIN_SAMPLES or len(current) < PSI_MIN_SAMPLES:
         return None
     from mlops_assets.core.drift import psi
 

@@ -268,18 +268,22 @@ def _error(hub: ModelHub, model: str) -> str:
 
 
 def _online_rows(deployment: Deployment, ids: list[str], store, lock, metrics) -> Any:
-    """The champion's inputs for `ids` from the online store (404 for ids it does not know)."""
+    """The inputs of every loaded variant for `ids` from the online store, one read per
+    feature service (a challenger may use another); 404 for ids the store does not know."""
+    import pandas as pd
+
     from mlops_assets.core.feature_store import online_features
 
-    inputs = deployment.champion.inputs
-    needed = set(inputs.features)
-    if deployment.challenger is not None:
-        needed |= set(deployment.challenger.inputs.features)
+    variants = [v for v in (deployment.champion, deployment.challenger) if v is not None]
+    services = dict.fromkeys(v.inputs.feature_service for v in variants)
+    needed = sorted({f for v in variants for f in v.inputs.features})
     with lock:
-        frame = online_features(store(), ids, inputs.feature_service)
-    unknown = [
-        i for i, empty in zip(ids, frame[sorted(needed)].isna().all(axis=1), strict=True) if empty
-    ]
+        frames = [online_features(store(), ids, service) for service in services]
+    frame = frames[0]
+    if len(frames) > 1:  # the join key (and shared features) come once
+        frame = pd.concat(frames, axis=1)
+        frame = frame.loc[:, ~frame.columns.duplicated()]
+    unknown = [i for i, empty in zip(ids, frame[needed].isna().all(axis=1), strict=True) if empty]
     if unknown:
         metrics.errors.labels(deployment.model, "features_missing").inc(len(unknown))
         raise HTTPException(

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 MODEL = "churn"
-WORLD = SimulationConfig(days=40, customers=1500, seed=5, corrupt_rate=0.0)
+WORLD = SimulationConfig(days=36, customers=1000, seed=5, corrupt_rate=0.0)
 LAST_DAY = WORLD.start_date + dt.timedelta(days=WORLD.days - 1)
 ADMIN_TOKEN = "t0ken-for-the-admin-api-only"
 METRICS = (

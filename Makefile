@@ -45,10 +45,12 @@ demo: simulate materialize ui
 demo-headless: simulate materialize
 
 # `recover` writes (or upgrades) the instance's dagster.yaml and fails runs whose process died,
-# freeing their pool slots, before the daemon starts.
+# freeing their pool slots, before the daemon starts. `dg dev` is the current way to start the
+# webserver and daemon on this project (`dagster dev` now prints a supersession warning);
+# workspace.yaml stays for `dagster-webserver -w` / deployments.
 ui: install
 	$(BIN)/mlops-assets recover
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+	$(BIN)/dg dev --host 127.0.0.1 --port $${DAGSTER_PORT:-3000}
 
 # Load the code location the way a deployment does, and list what it defines. Dagster 1.13
 # marks its own `definitions validate` as superseded by `dg check defs` before loading any

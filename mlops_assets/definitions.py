@@ -1,4 +1,4 @@
-"""The code location: `dagster dev` / `dagster-webserver` load `defs` from here.
+"""The code location: `dg dev` / `dagster-webserver` load `defs` from here.
 
 Three parts are merged: one data layer per `defs/datasets/<dataset>/defs.yaml` (built by the
 landing-dataset component: ingest → dbt → online features, with its job, sensor and

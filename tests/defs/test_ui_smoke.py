@@ -1,8 +1,10 @@
-"""The Dagster UI, as a person would open it: start dagster-webserver on a free local port
-against the code location and read the asset graph through its GraphQL API."""
+"""The Dagster UI, as a person would open it: start it the way `make ui` does (`dg dev`:
+webserver + daemon) on a free local port, read the asset graph through its GraphQL API, and
+check that starting it printed no warning."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets.runner import DAGSTER_YAML
 from tests.net import free_port
 
 QUERY = """
@@ -46,30 +49,44 @@ def _graphql(port: int, query: str) -> dict:
 def webserver(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "MLOPS_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path)}
-    webserver_bin = Path(sys.executable).parent / "dagster-webserver"
+    env.pop("PYTHONWARNINGS", None)
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)  # as `make ui` (recover) leaves it
+    log_path = tmp_path / "dg-dev.log"
+    log = open(log_path, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [str(webserver_bin), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(Path(sys.executable).parent / "dg"),
+            "dev",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # dg dev runs the webserver and daemon as children
     )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"webserver exited: {proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"dg dev exited: {log_path.read_text()[-2000:]}")
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
                 break
             except OSError:
                 time.sleep(0.5)
         else:
-            raise TimeoutError("dagster-webserver did not answer within 90 s")
+            raise TimeoutError("dg dev did not answer within 90 s")
         yield port
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        log.close()
+    printed = [line for line in log_path.read_text().splitlines() if "warning" in line.lower()]
+    assert printed == [], f"starting the UI printed warnings: {printed}"
 
 
 def test_ui_shows_each_datasets_lineage_to_its_model_with_checks(webserver: int) -> None:

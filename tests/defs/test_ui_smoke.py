@@ -2,6 +2,7 @@
 webserver + daemon) on a free local port, read the asset graph through its GraphQL API, and
 check that starting it printed no warning."""
 
+import contextlib
 import json
 import os
 import signal
@@ -82,8 +83,16 @@ def webserver(tmp_path: Path):
             raise TimeoutError("dg dev did not answer within 90 s")
         yield port
     finally:
+        # dg dev stops its webserver, daemon and code server on SIGTERM; a loaded machine can
+        # take long over it, and this test is about the start: then the whole group goes
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # children that outlived dg dev
         log.close()
     printed = [line for line in log_path.read_text().splitlines() if "warning" in line.lower()]
     assert printed == [], f"starting the UI printed warnings: {printed}"

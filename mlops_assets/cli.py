@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_assets.argtypes import within
 from mlops_assets.datasets import cdnow_cli
 from mlops_assets.datasets.simulator import (
     DriftSpec,
@@ -75,14 +76,7 @@ def _drift(text: str) -> DriftSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 0.5:
-        raise argparse.ArgumentTypeError(f"expected a rate within [0, 0.5], got {value}")
-    return value
+_rate = within(float, 0.0, 0.5, "a rate")
 
 
 def _configure_simulate(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+from mlops_assets.argtypes import within
 from mlops_assets.datasets.cdnow import (
     SOURCE_DAYS,
     CdnowSourceError,
@@ -24,16 +25,7 @@ from mlops_assets.datasets.cdnow import (
 HELP = "replay the CDNOW purchases (real data, 1997-98) into the landing zone, one file per day"
 
 
-def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= SOURCE_DAYS:
-        raise argparse.ArgumentTypeError(
-            f"expected a number within [1, {SOURCE_DAYS}], got {value}"
-        )
-    return value
+_days = within(int, 1, SOURCE_DAYS, "a whole number of days")
 
 
 def _iso_date(text: str) -> date:

@@ -6,30 +6,16 @@ import argparse
 import sys
 from collections.abc import Mapping
 
+from mlops_assets.argtypes import within
+
 HELP = (
     "serve the champions (and challengers) over HTTP: ONNX scoring on online features, "
     "following the registry's aliases and deployment state without a restart"
 )
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port within [1, 65535], got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"expected seconds within [0.1, 3600], got {value}")
-    return value
+_port = within(int, 1, 65535, "a port")
+_seconds = within(float, 0.1, 3600.0, "seconds")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""The last batch score of every entity, for degraded answers.
+"""The last batch score of every entity, for degraded answers: its writer and its reader.
 
 `<model>/daily_scores` rewrites `<data home>/serving/batch_scores/<model>.parquet` (atomically)
 after each run: per entity, its newest scored day, score and model version. A server answers
@@ -15,6 +15,25 @@ from pathlib import Path
 
 def batch_scores_path(home: Path, model: str) -> Path:
     return Path(home) / "serving" / "batch_scores" / f"{model}.parquet"
+
+
+def export_latest_scores(con, table: str, join_key: str, home: Path, model: str) -> Path:
+    """Write each entity's newest score in `table` (a DuckDB predictions table on `con`) to
+    the model's batch-score file: aside first, then renamed into place."""
+    from mlops_assets.core.feature_store.offline_reads import quote_ident, quote_literal
+
+    path = batch_scores_path(home, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.{os.getpid()}")
+    key = quote_ident(join_key)
+    con.execute(
+        f"COPY (SELECT CAST({key} AS VARCHAR) AS id, score, model_version, "
+        f"CAST(score_date AS VARCHAR) AS score_date FROM {table} "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY score_date DESC) = 1 "
+        f"ORDER BY id) TO {quote_literal(str(staged))} (FORMAT parquet)"
+    )
+    os.replace(staged, path)
+    return path
 
 
 @dataclass(frozen=True)

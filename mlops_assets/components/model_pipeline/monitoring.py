@@ -8,7 +8,6 @@ this path can unpickle a model. The day summaries the sensors read go to the mod
 """
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from mlops_assets.core import monitoring, registry, training
 from mlops_assets.resources.feature_store import FeatureStoreResource
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
-from mlops_assets.serving.batch_scores import batch_scores_path
+from mlops_assets.serving.batch_scores import export_latest_scores
 from mlops_assets.settings import Settings
 
 
@@ -124,9 +123,7 @@ def build_daily_scores(
                 model_version=version,
             )
             _replace_days(con, table, frame, [join_key, *features], days[0], days[-1])
-            _export_latest_scores(
-                con, table, join_key, batch_scores_path(settings.home_path, spec.name)
-            )
+            export_latest_scores(con, table, join_key, settings.home_path, spec.name)
         per_day = frame.groupby("score_date")["score"].agg(["size", "mean"])
         return dg.MaterializeResult(
             metadata={
@@ -146,22 +143,6 @@ def build_daily_scores(
         )
 
     return daily_scores
-
-
-def _export_latest_scores(con, table: str, join_key: str, path) -> None:
-    """Each entity's newest batch score, for the prediction service's degraded answers
-    (`mlops_assets.serving.batch_scores`); written aside and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.{os.getpid()}")
-    key = common.quote(join_key)
-    target = str(staged).replace("'", "''")
-    con.execute(
-        f"COPY (SELECT CAST({key} AS VARCHAR) AS id, score, model_version, "
-        f"CAST(score_date AS VARCHAR) AS score_date FROM {table} "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY score_date DESC) = 1 "
-        f"ORDER BY id) TO '{target}' (FORMAT parquet)"
-    )
-    os.replace(staged, path)
 
 
 def _replace_days(con, table: str, frame, columns: list[str], first, last) -> None:

@@ -111,15 +111,12 @@ def judge_step(
 
 
 def score_psi(reference: Sequence[float], current: Sequence[float]) -> float | None:
-    """PSI of `current` scores over the deciles of `reference` (None: fewer than
-    `PSI_MIN_SAMPLES` of either)."""
+    """PSI of `current` scores over the deciles of `reference`, as the drift report computes
+    score drift (`core.drift.compare_scores`); None: fewer than `PSI_MIN_SAMPLES` of either."""
     if len(reference) < PSI_MIN_SAMPLES or len(current) < PSI_MIN_SAMPLES:
         return None
-    from mlops_assets.core.drift import psi
+    from mlops_assets.core import drift
 
-    ref = np.asarray(reference, dtype=np.float64)
-    cur = np.asarray(current, dtype=np.float64)
-    edges = np.unique(np.quantile(ref, np.arange(1, 10) / 10))
-    ref_share = np.bincount(np.searchsorted(edges, ref), minlength=len(edges) + 1) / len(ref)
-    cur_share = np.bincount(np.searchsorted(edges, cur), minlength=len(edges) + 1) / len(cur)
-    return psi(ref_share, cur_share)
+    profile = drift.fit_score_reference(np.asarray(reference, dtype=np.float64))
+    result = drift.compare_scores(profile, np.asarray(current, dtype=np.float64))
+    return float(result.table["psi"].iloc[0])

@@ -10,9 +10,16 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v '/target/')
 
-.PHONY: install demo demo-headless simulate materialize ui validate test test-fast lint bench clean
+.PHONY: install system-packages demo demo-headless simulate materialize ui validate test test-fast lint bench clean
 
 install: $(BIN)/.installed dbt_project/target/manifest.json
+
+# Debian packages for the servers and tools the tests start on loopback (binary=package); only
+# `make test` needs them, so the first command works without root.
+SYSTEM_PACKAGES := redis-server=redis-server
+
+system-packages:
+	@scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,12 +69,12 @@ validate: install
 		$(BIN)/dagster definitions validate -w workspace.yaml
 
 # Second command: install and run every test (slow end-to-end ones included).
-test: install
+test: install system-packages
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: install system-packages
 	$(BIN)/pytest -m "not slow"
 
 bench: install

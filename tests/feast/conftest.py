@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -28,37 +27,13 @@ def store(home: Path):
     return store
 
 
-def _install_redis() -> str:
-    """Install Debian's redis-server when we can; return why not otherwise ('' on success)."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "not root"
-    if not shutil.which("apt-get"):
-        return "no apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"]
-    error = ""
-    for attempt in ([install], [["apt-get", "update", "-q"], install]):  # stale lists: update
-        for cmd in attempt:
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-            if done.returncode != 0:
-                error = f"{' '.join(cmd[:2])} failed: {done.stderr.strip()[-300:]}"
-                break
-        else:
-            return ""
-    return error
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway redis-server on a free local port (no persistence), as `host:port`."""
     import redis
 
     binary = shutil.which("redis-server")
-    if binary is None:
-        why = _install_redis()
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip(f"redis-server is not installed and cannot be installed here: {why}")
+    assert binary, "redis-server is missing: `make test` installs it (scripts/)"
     workdir = tmp_path_factory.mktemp("redis")
     for _ in range(3):  # the port could be taken between picking and binding
         port = free_port()

@@ -426,3 +426,16 @@ def served_models(tracking_uri: str) -> list[str]:
 
     found = MlflowClient(tracking_uri).search_registered_models()
     return sorted(m.name for m in found if CHAMPION in (m.aliases or {}))
+
+
+def model_tag(tracking_uri: str, model_name: str, key: str) -> str | None:
+    """A registered-model tag's value (None: no such tag)."""
+    from mlflow import MlflowClient
+
+    return (MlflowClient(tracking_uri).get_registered_model(model_name).tags or {}).get(key)
+
+
+def set_model_tag(tracking_uri: str, model_name: str, key: str, value: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri).set_registered_model_tag(model_name, key, value)

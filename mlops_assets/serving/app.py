@@ -5,7 +5,9 @@
 * `GET /healthz` (the process answers) and `GET /readyz` (every model has a loaded champion);
 * `GET /v1/models`: models, versions, aliases, deployment state, the last load error;
 * `POST /v1/models/{model}/predict` with `{"ids": [...]}` (features read from the online store)
-  or `{"instances": [{feature: value, ...}]}` (checked against the model's inputs);
+  or `{"instances": [{feature: value, ...}]}` (checked against the model's inputs), or both
+  (the caller's features for those entities: a replay); `as_of` (a date, default today) is the
+  day the answers are made for, the day their labels are joined on;
 * `GET /metrics` (Prometheus);
 * `POST /v1/admin/reload`: re-read the registry now (bearer token, `MLOPS_ADMIN_TOKEN`).
 
@@ -16,6 +18,7 @@ Prediction endpoints need a bearer token too when `MLOPS_PREDICT_TOKEN` is set. 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hmac
 import math
 import threading
@@ -32,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlops_assets.core.deployment import variant_for
 from mlops_assets.serving.batch_scores import BatchScores
 from mlops_assets.serving.metrics import ServiceMetrics
-from mlops_assets.serving.models import Deployment, LoadedVersion, ModelHub
+from mlops_assets.serving.models import Deployment, ModelHub
 from mlops_assets.serving.prediction_log import PredictionLog, log_dir
 
 MAX_BATCH = 1_000
@@ -88,7 +91,8 @@ class ServiceConfig:
 
 
 class PredictRequest(BaseModel):
-    """Exactly one of `ids` (entity ids, features from the online store) or `instances`."""
+    """`ids` (entity ids, features from the online store), `instances` (the caller's feature
+    values), or both of the same length (the caller's features for those entities)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -96,11 +100,23 @@ class PredictRequest(BaseModel):
     instances: list[dict[str, float | int | None]] | None = Field(
         None, min_length=1, max_length=MAX_BATCH
     )
+    as_of: dt.date | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
-        if (self.ids is None) == (self.instances is None):
-            raise ValueError("send exactly one of 'ids' or 'instances'")
+        if self.ids is None and self.instances is None:
+            raise ValueError("send 'ids', 'instances', or both")
+        if (
+            self.ids is not None
+            and self.instances is not None
+            and (len(self.ids) != len(self.instances))
+        ):
+            raise ValueError(
+                f"'ids' ({len(self.ids)}) and 'instances' ({len(self.instances)}) "
+                "must have the same length"
+            )
+        if self.as_of is not None and self.as_of > dt.datetime.now(dt.UTC).date():
+            raise ValueError(f"'as_of' {self.as_of} is in the future")
         return self
 
 
@@ -207,7 +223,10 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
                 raise HTTPException(503, f"{model}: no version loaded yet ({_error(hub, model)})")
             raise HTTPException(404, f"unknown model {model!r}; served: {known}")
         started = time.perf_counter()
-        if body.ids is not None:
+        if body.instances is not None:
+            ids = [str(i) for i in body.ids] if body.ids else [None] * len(body.instances)
+            rows = _instance_rows(deployment, body.instances)
+        else:
             ids = [str(i) for i in body.ids]
             try:
                 rows = _online_rows(deployment, ids, store, feast_lock, metrics)
@@ -217,10 +236,7 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
                 answers = _from_batch(model, ids, err, batch_scores(model), metrics, log)
                 metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
                 return {"model": model, "predictions": answers}
-        else:
-            ids = [None] * len(body.instances)
-            rows = _instance_rows(deployment.champion, body.instances)
-        answers = _score(deployment, ids, rows, metrics, log, started)
+        answers = _score(deployment, ids, rows, metrics, log, started, body.as_of)
         metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
         return {"model": model, "predictions": answers}
 
@@ -336,11 +352,15 @@ def _from_batch(
     return answers
 
 
-def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> Any:
-    """Caller-sent feature values, checked against the model's inputs (names, finiteness)."""
+def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> Any:
+    """Caller-sent feature values, checked against the inputs of every variant that may answer
+    (names, finiteness)."""
     import pandas as pd
 
+    champion = deployment.champion
     expected = list(champion.inputs.features)
+    if deployment.challenger is not None:
+        expected += [f for f in deployment.challenger.inputs.features if f not in expected]
     for n, instance in enumerate(instances):
         missing = [f for f in expected if f not in instance]
         extra = sorted(set(instance) - set(expected))
@@ -357,11 +377,17 @@ def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> 
 
 
 def _score(
-    deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: PredictionLog, started: float
+    deployment: Deployment,
+    ids,
+    rows,
+    metrics: ServiceMetrics,
+    log: PredictionLog,
+    started: float,
+    as_of: dt.date | None = None,
 ):
     """Score each row with the variant that answers it (and the shadow), log every answer
-    with the request's latency so far and the variant's own scoring time in it; a failed
-    variant's rows are logged as errors."""
+    (for `as_of`, with the A/B test it belongs to) with the request's latency so far and the
+    variant's own scoring time in it; a failed variant's rows are logged as errors."""
     from mlops_assets.core import training
 
     model, state = deployment.model, deployment.state
@@ -396,6 +422,7 @@ def _score(
                     }
                     for k in chosen
                 ],
+                as_of,
             )
             raise HTTPException(500, f"{model} v{loaded.version} failed to score: {err}") from err
         took = time.perf_counter() - scoring
@@ -403,6 +430,7 @@ def _score(
         inference_ms[name] = round(took * 1000, 3)
         results[name] = dict(zip(chosen, probs, strict=True))
     answers, records = [], []
+    test = {"test": state.test_id} if state.mode == "ab" and state.test_id else {}
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     for k, variant in enumerate(variants):
         loaded = deployment.champion if variant == "champion" else deployment.challenger
@@ -425,6 +453,7 @@ def _score(
                 "served": True,
                 "latency_ms": latency_ms,
                 "inference_ms": inference_ms[variant],
+                **test,
             }
         )
         if state.mode == "shadow" and deployment.challenger is not None:
@@ -442,7 +471,7 @@ def _score(
         if served:
             version = answers[variants.index(variant)]["version"]
             metrics.record_predictions(model, version, variant, served)
-    log.append(model, records)
+    log.append(model, records, as_of)
     return answers
 
 

@@ -261,12 +261,12 @@ def version_info(tracking_uri: str, model_name: str, version: str) -> dict[str, 
     }
 
 
-def has_onnx(tracking_uri: str, run_id: str) -> bool:
+def has_onnx(tracking_uri: str, run_id: str, artifact: str = ONNX_ARTIFACT) -> bool:
     from mlflow import MlflowClient
 
-    folder = ONNX_ARTIFACT.split("/")[0]
+    folder = artifact.split("/")[0]
     files = MlflowClient(tracking_uri).list_artifacts(run_id, folder)
-    return any(f.path == ONNX_ARTIFACT for f in files)
+    return any(f.path == artifact for f in files)
 
 
 def set_tags(tracking_uri: str, model_name: str, version: str, tags: Mapping[str, str]) -> None:
@@ -325,11 +325,13 @@ def rollback(
     return previous
 
 
-def download_onnx(tracking_uri: str, run_id: str, dest: Path) -> Path:
+def download_onnx(
+    tracking_uri: str, run_id: str, dest: Path, artifact: str = ONNX_ARTIFACT
+) -> Path:
     from mlflow import MlflowClient
 
     dest.mkdir(parents=True, exist_ok=True)
-    return Path(MlflowClient(tracking_uri).download_artifacts(run_id, ONNX_ARTIFACT, str(dest)))
+    return Path(MlflowClient(tracking_uri).download_artifacts(run_id, artifact, str(dest)))
 
 
 def load_native_model(tracking_uri: str, model_name: str, version: str, kind: str) -> Any:

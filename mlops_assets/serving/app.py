@@ -11,6 +11,13 @@
 * `GET /metrics` (Prometheus);
 * `POST /v1/admin/reload`: re-read the registry now (bearer token, `MLOPS_ADMIN_TOKEN`).
 
+Degraded mode, flagged (`degraded`, `degraded_reason`) and counted
+(`ml_degraded_predictions_total{reason}`): when the online store cannot be read, or an id's
+features are older than their view's TTL (at the end of `as_of`, or now when
+`MLOPS_FEATURE_CLOCK=wall`, prod's default), the id is answered from its last batch score;
+failing that, by the champion's fallback model on the features at hand (stale ones); failing
+that, 503 with both reasons.
+
 Prediction endpoints need a bearer token too when `MLOPS_PREDICT_TOKEN` is set. Without
 `MLOPS_ADMIN_TOKEN` the admin API answers 403, and the `prod` profile refuses to start.
 """
@@ -55,6 +62,9 @@ class ServiceConfig:
     poll_seconds: float = 2.0
     admin_token: str | None = None
     predict_token: str | None = None
+    # what "now" is for the features' TTL: "wall" (the clock; prod's default) or "as_of" (only
+    # a request's `as_of` day: the local profile replays a simulated calendar)
+    feature_clock: str = "as_of"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServiceConfig:
@@ -70,6 +80,8 @@ class ServiceConfig:
             redis_url=environ.get("MLOPS_REDIS_URL") or None,
             admin_token=environ.get("MLOPS_ADMIN_TOKEN") or None,
             predict_token=environ.get("MLOPS_PREDICT_TOKEN") or None,
+            feature_clock=environ.get("MLOPS_FEATURE_CLOCK")
+            or ("wall" if settings.env == "prod" else "as_of"),
         )
         config = dataclasses.replace(config, **overrides)
         config.check()
@@ -82,6 +94,10 @@ class ServiceConfig:
             )
         if self.env == "prod" and not self.redis_url:
             raise ConfigError("MLOPS_ENV=prod: set MLOPS_REDIS_URL (the online store)")
+        if self.feature_clock not in ("wall", "as_of"):
+            raise ConfigError(
+                f"MLOPS_FEATURE_CLOCK must be 'wall' or 'as_of', got {self.feature_clock!r}"
+            )
         for name, token in (
             ("MLOPS_ADMIN_TOKEN", self.admin_token),
             ("MLOPS_PREDICT_TOKEN", self.predict_token),
@@ -223,20 +239,29 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
                 raise HTTPException(503, f"{model}: no version loaded yet ({_error(hub, model)})")
             raise HTTPException(404, f"unknown model {model!r}; served: {known}")
         started = time.perf_counter()
+        as_of = body.as_of
         if body.instances is not None:
             ids = [str(i) for i in body.ids] if body.ids else [None] * len(body.instances)
             rows = _instance_rows(deployment, body.instances)
+            answers = _score(deployment, ids, rows, metrics, log, started, as_of)
         else:
             ids = [str(i) for i in body.ids]
+            fresh_at = _fresh_at(as_of, config.feature_clock)
             try:
-                rows = _online_rows(deployment, ids, store, feast_lock, metrics)
+                rows = _online_rows(deployment, ids, store, feast_lock, metrics, fresh_at)
             except HTTPException:
                 raise
             except Exception as err:  # the online store is down or broken: degrade
-                answers = _from_batch(model, ids, err, batch_scores(model), metrics, log)
+                why = f"online store unavailable ({type(err).__name__}: {err})"
+                answers = _degraded(
+                    deployment, ids, None, why, "online_store_unavailable",
+                    batch_scores(model), metrics, log, as_of,
+                )  # fmt: skip
                 metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
                 return {"model": model, "predictions": answers}
-        answers = _score(deployment, ids, rows, metrics, log, started, body.as_of)
+            answers = _answer_online(
+                deployment, ids, rows, fresh_at, batch_scores(model), metrics, log, started, as_of
+            )
         metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
         return {"model": model, "predictions": answers}
 
@@ -283,22 +308,66 @@ def _error(hub: ModelHub, model: str) -> str:
     return (status.last_error if status else None) or "loading"
 
 
-def _online_rows(deployment: Deployment, ids: list[str], store, lock, metrics) -> Any:
+def _fresh_at(as_of: dt.date | None, clock: str) -> dt.datetime | None:
+    """When features must still be within their TTL: at the end of `as_of` (features of a day
+    are stamped at its end), else now on the wall clock; None: the data home runs on a
+    simulated calendar (`feature_clock` "as_of") and the request names no day."""
+    if as_of is not None:
+        return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC) if clock == "wall" else None
+
+
+def _answer_online(
+    deployment, ids, rows, fresh_at, scores, metrics, log, started, as_of
+) -> list[dict[str, Any]]:
+    """Score the ids whose features are fresh; the stale ones get degraded answers."""
+    from mlops_assets.core.feature_store.online import STALE_COLUMN
+
+    stale = rows[STALE_COLUMN].to_numpy() if STALE_COLUMN in rows.columns else None
+    if stale is None or not stale.any():
+        return _score(deployment, ids, rows, metrics, log, started, as_of)
+    old = [k for k, s in enumerate(stale) if s]
+    fresh = [k for k, s in enumerate(stale) if not s]
+    answers: list[Any] = [None] * len(ids)
+    if fresh:
+        scored = _score(
+            deployment, [ids[k] for k in fresh], rows.iloc[fresh], metrics, log, started, as_of
+        )
+        for k, answer in zip(fresh, scored, strict=True):
+            answers[k] = answer
+    why = f"online features older than their TTL at {fresh_at.isoformat()}"
+    degraded = _degraded(
+        deployment, [ids[k] for k in old], rows.iloc[old], why, "features_stale",
+        scores, metrics, log, as_of,
+    )  # fmt: skip
+    for k, answer in zip(old, degraded, strict=True):
+        answers[k] = answer
+    return answers
+
+
+def _online_rows(
+    deployment: Deployment, ids: list[str], store, lock, metrics, fresh_at=None
+) -> Any:
     """The inputs of every loaded variant for `ids` from the online store, one read per
-    feature service (a challenger may use another); 404 for ids the store does not know."""
+    feature service (a challenger may use another), with which rows are stale at `fresh_at`;
+    404 for ids the store does not know."""
     import pandas as pd
 
     from mlops_assets.core.feature_store import online_features
+    from mlops_assets.core.feature_store.online import STALE_COLUMN
 
     variants = [v for v in (deployment.champion, deployment.challenger) if v is not None]
     services = dict.fromkeys(v.inputs.feature_service for v in variants)
     needed = sorted({f for v in variants for f in v.inputs.features})
     with lock:
-        frames = [online_features(store(), ids, service) for service in services]
+        frames = [online_features(store(), ids, service, fresh_at=fresh_at) for service in services]
     frame = frames[0]
-    if len(frames) > 1:  # the join key (and shared features) come once
+    if len(frames) > 1:  # the join key (and shared features) come once; stale in any: stale
+        stale = [f.pop(STALE_COLUMN) for f in frames if STALE_COLUMN in f.columns]
         frame = pd.concat(frames, axis=1)
         frame = frame.loc[:, ~frame.columns.duplicated()]
+        if stale:
+            frame[STALE_COLUMN] = pd.concat(stale, axis=1).any(axis=1).to_numpy()
     unknown = [i for i, empty in zip(ids, frame[needed].isna().all(axis=1), strict=True) if empty]
     if unknown:
         metrics.errors.labels(deployment.model, "features_missing").inc(len(unknown))
@@ -309,38 +378,52 @@ def _online_rows(deployment: Deployment, ids: list[str], store, lock, metrics) -
     return frame
 
 
-def _from_batch(
-    model: str, ids: list[str], err: Exception, scores: BatchScores, metrics, log: PredictionLog
+def _degraded(
+    deployment: Deployment,
+    ids: list[str],
+    rows: Any,
+    why: str,
+    reason: str,
+    scores: BatchScores,
+    metrics: ServiceMetrics,
+    log: PredictionLog,
+    as_of: dt.date | None,
 ) -> list[dict[str, Any]]:
-    """Degraded answers: each id's last batch score, flagged; a 503 naming both failures when
-    an id has none."""
-    reason = f"online store unavailable ({type(err).__name__}: {err})"
+    """Degraded answers, flagged and counted: each id's last batch score; failing that, the
+    champion's fallback model on the features at hand (`rows`: stale ones, or None when the
+    store is down); failing that, a 503 naming both failures."""
+    model, champion = deployment.model, deployment.champion
     found = scores.lookup(ids)
-    missing = [i for i in ids if i not in found]
-    if missing:
-        metrics.errors.labels(model, "features_missing").inc(len(missing))
+    missing = [k for k, i in enumerate(ids) if i not in found]
+    fallback: dict[int, float] = {}
+    if missing and rows is not None and champion.fallback is not None:
+        from mlops_assets.core import training
+
+        X = training.feature_matrix(rows.iloc[missing], list(champion.inputs.features))
+        fallback = dict(zip(missing, champion.fallback.predict_proba(X).tolist(), strict=True))
+    unanswered = [ids[k] for k in missing if k not in fallback]
+    if unanswered:
+        metrics.errors.labels(model, "features_missing").inc(len(unanswered))
+        last = "no batch score" if rows is None else "no batch score and no fallback model"
         raise HTTPException(
-            503, f"{reason}, and no batch score for {len(missing)} id(s): {missing[:10]}"
+            503, f"{why}, and {last} for {len(unanswered)} id(s): {unanswered[:10]}"
         )
-    metrics.degraded.labels(model, "online_store_unavailable").inc(len(ids))
-    answers = [
-        {
-            "id": i,
-            "probability": found[i].probability,
-            "version": found[i].version,
-            "variant": "batch",
-            "degraded": True,
-            "degraded_reason": reason,
-            "score_date": found[i].score_date,
-        }
-        for i in ids
-    ]
+    metrics.degraded.labels(model, reason).inc(len(ids))
+    answers = []
+    for k, i in enumerate(ids):
+        if k in fallback:
+            answer = {"probability": fallback[k], "version": champion.version}
+            answer["variant"] = "fallback"
+        else:
+            answer = {"probability": found[i].probability, "version": found[i].version}
+            answer.update(variant="batch", score_date=found[i].score_date)
+        answers.append({"id": i, **answer, "degraded": True, "degraded_reason": why})
     log.append(
         model,
         [
             {
                 "id": a["id"],
-                "variant": "batch",
+                "variant": a["variant"],
                 "version": a["version"],
                 "probability": a["probability"],
                 "served": True,
@@ -348,6 +431,7 @@ def _from_batch(
             }
             for a in answers
         ],
+        as_of,
     )
     return answers
 

@@ -84,7 +84,7 @@ COLUMNS = {
     "test": "VARCHAR",
 }
 """The warehouse table's columns (`<model>/prediction_log`), in order, with their types."""
-VARIANTS = ("champion", "challenger", "batch")
+VARIANTS = ("champion", "challenger", "batch", "fallback")
 
 
 @dataclasses.dataclass

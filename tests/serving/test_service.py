@@ -400,3 +400,44 @@ def test_a_blue_green_switch_under_load_drops_no_request(
     assert versions[0] == before and versions[-1] == green
     first_green = versions.index(green)
     assert set(versions[first_green:]) == {green}, "a request went back to blue after the switch"
+
+
+def test_stale_features_are_answered_from_the_batch_score_or_the_fallback_model(
+    server: httpx.Client, home: dict, batch: dict
+) -> None:
+    """Ten days after the last materialized day, every online feature is older than its
+    view's 3-day TTL: scored ids get their last batch score, the others the fallback model."""
+    frame = batch["frame"].head(5)
+    later = (LAST_DAY + dt.timedelta(days=10)).isoformat()
+    champion = registry.alias_version(home["tracking_uri"], MODEL, registry.CHAMPION)
+    wait_until(
+        lambda: server.get("/v1/models").json()["models"][0]["champion"] == champion,
+        15,
+        "the server to serve the registry's champion",
+    )
+    with duckdb.connect(str(home["home"] / "warehouse.duckdb"), read_only=True) as con:
+        unscored = [
+            r[0]
+            for r in con.execute(
+                "SELECT customer_id FROM main.customer_activity_features WHERE feature_date = ? "
+                f"AND customer_id NOT IN (SELECT customer_id FROM monitoring.{MODEL}_predictions) "
+                "ORDER BY 1 LIMIT 3",
+                [LAST_DAY],
+            ).fetchall()
+        ]
+    assert len(unscored) == 3
+    fresh = predict(server, {"ids": frame["customer_id"].tolist(), "as_of": LAST_DAY.isoformat()})
+    assert {a["degraded"] for a in fresh.json()["predictions"]} == {False}
+    response = predict(server, {"ids": [*frame["customer_id"], *unscored], "as_of": later})
+    assert response.status_code == 200, response.text
+    answers = response.json()["predictions"]
+    assert all(a["degraded"] and "older than their TTL" in a["degraded_reason"] for a in answers)
+    assert [a["variant"] for a in answers] == ["batch"] * 5 + ["fallback"] * 3
+    assert [a["probability"] for a in answers[:5]] == frame["score"].tolist()
+    assert {a["version"] for a in answers[5:]} == {champion}
+    assert all(0 < a["probability"] < 1 for a in answers[5:])
+    assert 'ml_degraded_predictions_total{model="churn",reason="features_stale"} 8.0' in (
+        server.get("/metrics").text
+    )
+    logged = (home["home"] / "serving" / "predictions" / MODEL / f"{later}.jsonl").read_text()
+    assert logged.count('"variant":"fallback"') == 3 and logged.count('"degraded":true') == 8

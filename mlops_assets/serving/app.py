@@ -44,6 +44,7 @@ from mlops_assets.serving.batch_scores import BatchScores
 from mlops_assets.serving.metrics import ServiceMetrics
 from mlops_assets.serving.models import Deployment, ModelHub
 from mlops_assets.serving.prediction_log import PredictionLog, log_dir
+from mlops_assets.serving.rows import Rows
 
 MAX_BATCH = 1_000
 
@@ -143,7 +144,8 @@ def _bearer(request: Request) -> str | None:
 
 
 def _token_guard(expected: str | None, *, required: bool, what: str):
-    def guard(request: Request) -> None:
+    # async: no I/O here, and a sync dependency costs a worker-thread hop per request
+    async def guard(request: Request) -> None:
         if expected is None:
             if required:
                 raise HTTPException(403, f"the {what} API is disabled: MLOPS_ADMIN_TOKEN is unset")
@@ -191,6 +193,7 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
             yield
         finally:
             hub.stop()
+            log.close()
 
     app = FastAPI(title="mlops-assets prediction service", lifespan=lifespan)
     app.state.hub, app.state.metrics, app.state.config = hub, metrics, config
@@ -321,9 +324,7 @@ def _answer_online(
     deployment, ids, rows, fresh_at, scores, metrics, log, started, as_of
 ) -> list[dict[str, Any]]:
     """Score the ids whose features are fresh; the stale ones get degraded answers."""
-    from mlops_assets.core.feature_store.online import STALE_COLUMN
-
-    stale = rows[STALE_COLUMN].to_numpy() if STALE_COLUMN in rows.columns else None
+    stale = rows.stale
     if stale is None or not stale.any():
         return _score(deployment, ids, rows, metrics, log, started, as_of)
     old = [k for k, s in enumerate(stale) if s]
@@ -331,13 +332,13 @@ def _answer_online(
     answers: list[Any] = [None] * len(ids)
     if fresh:
         scored = _score(
-            deployment, [ids[k] for k in fresh], rows.iloc[fresh], metrics, log, started, as_of
+            deployment, [ids[k] for k in fresh], rows.take(fresh), metrics, log, started, as_of
         )
         for k, answer in zip(fresh, scored, strict=True):
             answers[k] = answer
     why = f"online features older than their TTL at {fresh_at.isoformat()}"
     degraded = _degraded(
-        deployment, [ids[k] for k in old], rows.iloc[old], why, "features_stale",
+        deployment, [ids[k] for k in old], rows.take(old), why, "features_stale",
         scores, metrics, log, as_of,
     )  # fmt: skip
     for k, answer in zip(old, degraded, strict=True):
@@ -347,41 +348,40 @@ def _answer_online(
 
 def _online_rows(
     deployment: Deployment, ids: list[str], store, lock, metrics, fresh_at=None
-) -> Any:
+) -> Rows:
     """The inputs of every loaded variant for `ids` from the online store, one read per
-    feature service (a challenger may use another), with which rows are stale at `fresh_at`;
-    404 for ids the store does not know."""
-    import pandas as pd
-
-    from mlops_assets.core.feature_store import online_features
-    from mlops_assets.core.feature_store.online import STALE_COLUMN
+    feature service (a challenger may use another), with which rows are stale at `fresh_at`
+    (stale in any read: stale); 404 for ids the store does not know."""
+    from mlops_assets.core.feature_store.online import STALE_COLUMN, online_columns
 
     variants = [v for v in (deployment.champion, deployment.challenger) if v is not None]
     services = dict.fromkeys(v.inputs.feature_service for v in variants)
     needed = sorted({f for v in variants for f in v.inputs.features})
+    columns: dict[str, Any] = {}
+    stale = None
     with lock:
-        frames = [online_features(store(), ids, service, fresh_at=fresh_at) for service in services]
-    frame = frames[0]
-    if len(frames) > 1:  # the join key (and shared features) come once; stale in any: stale
-        stale = [f.pop(STALE_COLUMN) for f in frames if STALE_COLUMN in f.columns]
-        frame = pd.concat(frames, axis=1)
-        frame = frame.loc[:, ~frame.columns.duplicated()]
-        if stale:
-            frame[STALE_COLUMN] = pd.concat(stale, axis=1).any(axis=1).to_numpy()
-    unknown = [i for i, empty in zip(ids, frame[needed].isna().all(axis=1), strict=True) if empty]
+        for service in services:
+            read = online_columns(store(), ids, service, fresh_at=fresh_at)
+            if STALE_COLUMN in read:
+                flags = read.pop(STALE_COLUMN)
+                stale = flags if stale is None else stale | flags
+            for name, values in read.items():
+                columns.setdefault(name, values)
+    rows = Rows.from_columns({f: columns[f] for f in needed}, len(ids), stale)
+    unknown = [i for i, empty in zip(ids, rows.empty(needed), strict=True) if empty]
     if unknown:
         metrics.errors.labels(deployment.model, "features_missing").inc(len(unknown))
         raise HTTPException(
             404,
             f"no online features for {len(unknown)} id(s) of {deployment.model}: {unknown[:10]}",
         )
-    return frame
+    return rows
 
 
 def _degraded(
     deployment: Deployment,
     ids: list[str],
-    rows: Any,
+    rows: Rows | None,
     why: str,
     reason: str,
     scores: BatchScores,
@@ -397,9 +397,7 @@ def _degraded(
     missing = [k for k, i in enumerate(ids) if i not in found]
     fallback: dict[int, float] = {}
     if missing and rows is not None and champion.fallback is not None:
-        from mlops_assets.core import training
-
-        X = training.feature_matrix(rows.iloc[missing], list(champion.inputs.features))
+        X = rows.take(missing).matrix(champion.inputs.features)
         fallback = dict(zip(missing, champion.fallback.predict_proba(X).tolist(), strict=True))
     unanswered = [ids[k] for k in missing if k not in fallback]
     if unanswered:
@@ -436,11 +434,9 @@ def _degraded(
     return answers
 
 
-def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> Any:
+def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> Rows:
     """Caller-sent feature values, checked against the inputs of every variant that may answer
     (names, finiteness)."""
-    import pandas as pd
-
     champion = deployment.champion
     expected = list(champion.inputs.features)
     if deployment.challenger is not None:
@@ -457,7 +453,7 @@ def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> A
         bad = [f for f in expected if instance[f] is not None and not math.isfinite(instance[f])]
         if bad:
             raise HTTPException(422, f"instances[{n}]: {bad} must be finite numbers or null")
-    return pd.DataFrame([{f: i[f] for f in expected} for i in instances], dtype="float64")
+    return Rows.from_instances(instances, expected)
 
 
 def _score(
@@ -472,7 +468,6 @@ def _score(
     """Score each row with the variant that answers it (and the shadow), log every answer
     (for `as_of`, with the A/B test it belongs to) with the request's latency so far and the
     variant's own scoring time in it; a failed variant's rows are logged as errors."""
-    from mlops_assets.core import training
 
     model, state = deployment.model, deployment.state
     variants = [
@@ -491,7 +486,9 @@ def _score(
             continue
         scoring = time.perf_counter()
         try:
-            X = training.feature_matrix(rows.iloc[chosen], list(loaded.inputs.features))
+            X = (rows if len(chosen) == rows.n else rows.take(chosen)).matrix(
+                loaded.inputs.features
+            )
             probs = loaded.scorer.predict_proba(X).astype(float).tolist()
         except Exception as err:
             metrics.errors.labels(model, "prediction_failed").inc(len(chosen))

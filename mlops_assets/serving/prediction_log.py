@@ -28,6 +28,27 @@ class PredictionLog:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
+        self._files: dict[Path, Any] = {}  # open append handles, one per model and day
+
+    def close(self) -> None:
+        with self._lock:
+            for f in self._files.values():
+                f.close()
+            self._files.clear()
+
+    def _handle(self, path: Path):
+        f = self._files.get(path)
+        if f is not None and not path.exists():  # moved or deleted underneath: start anew
+            f.close()
+            f = None
+        if f is None:
+            if len(self._files) >= 64:  # old days: closed for good
+                for old in self._files.values():
+                    old.close()
+                self._files.clear()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = self._files[path] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        return f
 
     def path(self, model: str, day: dt.date) -> Path:
         return self.root / model / f"{day.isoformat()}.jsonl"
@@ -44,9 +65,9 @@ class PredictionLog:
             return
         path = self.path(model, day)
         with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(lines)
+            f = self._handle(path)
+            f.write(lines)
+            f.flush()  # whole lines reach the file per request: readers never wait for a close
 
     def read_since(self, model: str, since: dt.datetime) -> list[dict[str, Any]]:
         """Every record of `model` logged at or after `since` (UTC), oldest first. A line

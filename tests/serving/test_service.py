@@ -20,6 +20,7 @@ import pytest
 from mlops_assets.core import registry
 from mlops_assets.core.deployment import DeploymentState, variant_for
 from mlops_assets.datasets.simulator import SimulationConfig
+from tests.redis_server import redis_server
 from tests.serving.live import ADMIN_TOKEN, last_day, materialized_home, running_server, wait_until
 
 pytestmark = pytest.mark.slow
@@ -441,3 +442,43 @@ def test_stale_features_are_answered_from_the_batch_score_or_the_fallback_model(
     )
     logged = (home["home"] / "serving" / "predictions" / MODEL / f"{later}.jsonl").read_text()
     assert logged.count('"variant":"fallback"') == 3 and logged.count('"degraded":true') == 8
+
+
+def test_with_redis_as_the_online_store_stopping_it_degrades_the_answers(
+    home: dict, batch: dict, tmp_path
+) -> None:
+    """The prod profile's online store: features materialized into a real Redis; the server
+    answers from it, then from the last batch scores once Redis is stopped."""
+    from mlops_assets.components.landing_dataset import DATASETS_DIR, load_dataset_spec
+    from mlops_assets.core.feature_store import materialize_day, open_store
+
+    frame = batch["frame"].head(10)
+    ids = frame["customer_id"].tolist()
+    dataset = load_dataset_spec(DATASETS_DIR / "churn_world" / "defs.yaml")
+    with redis_server(tmp_path) as (url, redis_proc):
+        store = open_store(home["home"], env="prod", redis_url=url)
+        materialize_day(
+            store, LAST_DAY, feature_views=dataset.features.online_views, method="feast"
+        )
+        # a simulated calendar: the features' TTL is judged against a request's as_of only
+        prod_env = {"MLOPS_ENV": "prod", "MLOPS_REDIS_URL": url, "MLOPS_FEATURE_CLOCK": "as_of"}
+        prod = {**home, "env": {**home["env"], **prod_env}}
+        with running_server(prod) as server:
+            live = predict(server, {"ids": ids})
+            assert live.status_code == 200, live.text
+            answers = live.json()["predictions"]
+            assert {(a["variant"], a["degraded"]) for a in answers} == {("champion", False)}
+            assert [a["probability"] for a in answers] == frame["score"].tolist()
+
+            redis_proc.terminate()  # the online store goes away
+            redis_proc.wait(timeout=10)
+            down = predict(server, {"ids": ids})
+            assert down.status_code == 200, down.text
+            answers = down.json()["predictions"]
+            assert {(a["variant"], a["degraded"]) for a in answers} == {("batch", True)}
+            assert "online store unavailable" in answers[0]["degraded_reason"]
+            assert [a["probability"] for a in answers] == frame["score"].tolist()
+            assert (
+                'ml_degraded_predictions_total{model="churn",reason="online_store_unavailable"} '
+                "10.0" in server.get("/metrics").text
+            )

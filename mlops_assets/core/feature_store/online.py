@@ -124,6 +124,23 @@ def online_features(
     join_key: str | None = None,
     fresh_at: datetime | None = None,
 ) -> pd.DataFrame:
+    """`online_columns` as a DataFrame (the join key first, then the service's features)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        online_columns(store, entity_ids, feature_service, join_key=join_key, fresh_at=fresh_at),
+        copy=False,
+    )
+
+
+def online_columns(
+    store: FeatureStore,
+    entity_ids: Sequence[Any],
+    feature_service: str | Sequence[str],
+    *,
+    join_key: str | None = None,
+    fresh_at: datetime | None = None,
+) -> dict[str, Any]:
     """Online feature rows for scoring, one per id in input order (ODFVs computed by Feast).
 
     `feature_service` is a service name or a list of `view:feature` refs. The ids are values of
@@ -132,9 +149,8 @@ def online_features(
     give nulls. The online store holds the latest materialized value whatever its age: Feast
     does not apply the TTL online (`consistency_sample` reports staleness). With `fresh_at`, a
     `STALE_COLUMN` says which rows hold a value older than its view's TTL at that time.
+    Columns by name: numeric ones as float arrays (missing: NaN), others as lists.
     """
-    import pandas as pd
-
     if isinstance(feature_service, str):
         refs = service_refs(store, feature_service)
     else:
@@ -156,7 +172,7 @@ def online_features(
         columns[name] = _numeric(response[name])
     if fresh_at is not None:
         columns[STALE_COLUMN] = _stale(store, refs, response, fresh_at, len(entity_ids))
-    return pd.DataFrame(columns, copy=False)
+    return columns
 
 
 def _stale(store, refs: Sequence[str], response, fresh_at: datetime, n: int) -> Any:

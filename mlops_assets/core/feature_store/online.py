@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -151,6 +152,17 @@ def online_columns(
     `STALE_COLUMN` says which rows hold a value older than its view's TTL at that time.
     Columns by name: numeric ones as float arrays (missing: NaN), others as lists.
     """
+    if isinstance(feature_service, str) and join_key is None:
+        reader = sqlite_reader(store, feature_service)
+        if reader is not None:  # the plain SQLite store: read it without Feast's per-call work
+            read = reader.read(_sqlite_connection(reader.db_path), entity_ids, fresh_at)
+            for name in reader.outputs:
+                read[name] = _numeric(read[name])
+            if fresh_at is not None:
+                import numpy as np
+
+                read[STALE_COLUMN] = np.asarray(read[STALE_COLUMN], dtype=bool)
+            return read
     if isinstance(feature_service, str):
         refs = service_refs(store, feature_service)
     else:
@@ -173,6 +185,31 @@ def online_columns(
     if fresh_at is not None:
         columns[STALE_COLUMN] = _stale(store, refs, response, fresh_at, len(entity_ids))
     return columns
+
+
+def sqlite_reader(store: FeatureStore, feature_service: str):
+    """The cached `SqliteServiceReader` of a service (None: this store or service needs Feast)."""
+    from mlops_assets.core.feature_store.sqlite_reader import SqliteServiceReader
+
+    return _cached(
+        store,
+        ("sqlite_reader", feature_service),
+        lambda: SqliteServiceReader.build(store, feature_service),
+    )
+
+
+_connections = threading.local()
+
+
+def _sqlite_connection(path: str):
+    """One read connection per thread and database file (sqlite3 objects stay in their thread)."""
+    import sqlite3
+
+    cache = _connections.__dict__.setdefault("by_path", {})
+    con = cache.get(path)
+    if con is None:
+        con = cache[path] = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    return con
 
 
 def _stale(store, refs: Sequence[str], response, fresh_at: datetime, n: int) -> Any:

@@ -70,19 +70,18 @@ class ServiceConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServiceConfig:
         from mlops_assets.core.registry import local_tracking_uri
-        from mlops_assets.settings import Settings
+        from mlops_assets.profile import deployment_env, mlops_home
 
-        settings = Settings.from_env()
-        home = settings.home_path
+        home, env = mlops_home(), deployment_env()  # not `Settings`: no Dagster in the server
         config = cls(
             home=home,
             tracking_uri=environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(home),
-            env=settings.env,
+            env=env,
             redis_url=environ.get("MLOPS_REDIS_URL") or None,
             admin_token=environ.get("MLOPS_ADMIN_TOKEN") or None,
             predict_token=environ.get("MLOPS_PREDICT_TOKEN") or None,
             feature_clock=environ.get("MLOPS_FEATURE_CLOCK")
-            or ("wall" if settings.env == "prod" else "as_of"),
+            or ("wall" if env == "prod" else "as_of"),
         )
         config = dataclasses.replace(config, **overrides)
         config.check()

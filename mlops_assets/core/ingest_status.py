@@ -1,0 +1,78 @@
+"""What each ingest run leaves for monitoring outside Dagster: one small JSON file per
+(source, partition day) under `<home>/ingest_log/<dataset>/<source>/<day>.json`, with the
+day's row balance. The platform metrics read these instead of the warehouse, so a scrape
+never opens DuckDB (whose file lock would block the next writer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    day: str
+    rows_in: int
+    valid: int
+    quarantined: int
+    ingested_at: float  # unix seconds
+
+    @property
+    def quarantine_rate(self) -> float:
+        return self.quarantined / self.rows_in if self.rows_in else 0.0
+
+
+def status_dir(home: Path, dataset: str, source: str) -> Path:
+    for name in (dataset, source):
+        if not _NAME.match(name):
+            raise ValueError(f"not a dataset/source name: {name!r}")
+    return Path(home) / "ingest_log" / dataset / source
+
+
+def write_status(
+    home: Path, dataset: str, source: str, day: dt.date, rows_in: int, valid: int, quarantined: int
+) -> Path:
+    """Atomically (temp file + rename) record one day's ingest; a re-run replaces it."""
+    if rows_in != valid + quarantined:
+        raise ValueError(f"rows_in {rows_in} != valid {valid} + quarantined {quarantined}")
+    folder = status_dir(home, dataset, source)
+    folder.mkdir(parents=True, exist_ok=True)
+    status = IngestStatus(
+        day.isoformat(), rows_in, valid, quarantined, dt.datetime.now().timestamp()
+    )
+    path = folder / f"{status.day}.json"
+    tmp = folder / f".{status.day}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(asdict(status)))
+    os.replace(tmp, path)
+    return path
+
+
+def newest_status(folder: Path) -> tuple[IngestStatus | None, float | None]:
+    """(the newest partition's status, the newest write time over all partitions): a backfill
+    of old days is fresh data too. (None, None) when nothing was ingested. Raises ValueError
+    for a file that does not parse."""
+    newest_name, newest_write = None, None
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return None, None
+    for entry in entries:
+        if not _DAY_FILE.match(entry.name):
+            continue
+        mtime = entry.stat().st_mtime
+        newest_write = mtime if newest_write is None else max(newest_write, mtime)
+        newest_name = entry.name if newest_name is None else max(newest_name, entry.name)
+    if newest_name is None:
+        return None, None
+    try:
+        status = IngestStatus(**json.loads((Path(folder) / newest_name).read_text()))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{Path(folder) / newest_name}: {err}") from err
+    return status, max(newest_write or 0.0, status.ingested_at)

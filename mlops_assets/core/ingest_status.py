@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
-_DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 
 
 @dataclass(frozen=True)
@@ -52,27 +51,3 @@ def write_status(
     tmp.write_text(json.dumps(asdict(status)))
     os.replace(tmp, path)
     return path
-
-
-def newest_status(folder: Path) -> tuple[IngestStatus | None, float | None]:
-    """(the newest partition's status, the newest write time over all partitions): a backfill
-    of old days is fresh data too. (None, None) when nothing was ingested. Raises ValueError
-    for a file that does not parse."""
-    newest_name, newest_write = None, None
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return None, None
-    for entry in entries:
-        if not _DAY_FILE.match(entry.name):
-            continue
-        mtime = entry.stat().st_mtime
-        newest_write = mtime if newest_write is None else max(newest_write, mtime)
-        newest_name = entry.name if newest_name is None else max(newest_name, entry.name)
-    if newest_name is None:
-        return None, None
-    try:
-        status = IngestStatus(**json.loads((Path(folder) / newest_name).read_text()))
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{Path(folder) / newest_name}: {err}") from err
-    return status, max(newest_write or 0.0, status.ingested_at)

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core.ingest_status import newest_status, status_dir
+from mlops_assets.core.ingest_status import IngestStatus, status_dir
 
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(drift|performance)\.json$")
+_STATUS_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 MAX_DAYS_BACK = 60  # how many warming-up days a reader walks past to find a judged one
 
 
@@ -141,6 +142,21 @@ class DataSource:
 @dataclass
 class _Cache:
     entries: dict[Path, tuple[int, Any]] = field(default_factory=dict)
+    listings: dict[Path, tuple[int, list[str]]] = field(default_factory=dict)
+
+    def listing(self, folder: Path) -> tuple[float, list[str]]:
+        """(the folder's modification time, its file names), listed again only when that time
+        changes: every writer creates its file by a rename into the folder, which updates it."""
+        try:
+            stat = os.stat(folder)
+        except FileNotFoundError:
+            return 0.0, []
+        hit = self.listings.get(folder)
+        if hit is not None and hit[0] == stat.st_mtime_ns:
+            return stat.st_mtime, hit[1]
+        names = sorted(os.listdir(folder))
+        self.listings[folder] = (stat.st_mtime_ns, names)
+        return stat.st_mtime, names
 
     def load(self, path: Path, parse: Callable[[Path], Any]) -> Any:
         mtime = path.stat().st_mtime_ns
@@ -157,6 +173,10 @@ def _json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a JSON object")
     return data
+
+
+def _status(path: Path) -> IngestStatus:
+    return IngestStatus(**_json(path))
 
 
 def _history(path: Path) -> list[dict[str, Any]]:
@@ -209,15 +229,17 @@ class PlatformReader:
         return samples
 
     def _newest(self, folder: Path, owner: str) -> Iterable[tuple[str, Path]]:
-        try:
-            names = [e.name for e in os.scandir(folder)]
-        except FileNotFoundError:
-            return []
-        days = sorted(
-            (m.group(1) for n in names if (m := _DAY_FILE.match(n)) and m.group(2) == owner),
-            reverse=True,
-        )
-        return [(d, folder / f"{d}.{owner}.json") for d in days[:MAX_DAYS_BACK]]
+        """(day, path) of `owner`'s summaries, newest first, at most MAX_DAYS_BACK."""
+        _, names = self._cache.listing(folder)
+        suffix = f".{owner}.json"
+        found = 0
+        for name in reversed(names):  # sorted by name: ISO days sort by date
+            m = _DAY_FILE.match(name)
+            if m and name.endswith(suffix):
+                yield m.group(1), folder / name
+                found += 1
+                if found >= MAX_DAYS_BACK:
+                    return
 
     def _judged(self, folder: Path, owner: str) -> tuple[str | None, dict[str, Any], int]:
         """The newest day of `owner` not warming up (else the newest at all)."""
@@ -285,13 +307,18 @@ class PlatformReader:
 
     def _source(self, src: DataSource, out: list[Sample]) -> int:
         labels = (("dataset", src.dataset), ("source", src.source))
-        try:
-            status, written = newest_status(status_dir(self.home, src.dataset, src.source))
-        except (OSError, ValueError):
-            return 1
-        if status is None:
+        folder = status_dir(self.home, src.dataset, src.source)
+        written, names = self._cache.listing(folder)
+        days = [n for n in names if _STATUS_FILE.match(n)]
+        if not days:
             return 0
-        out.append(Sample("data_last_ingest_timestamp_seconds", labels, float(written or 0.0)))
+        try:
+            status = self._cache.load(folder / days[-1], _status)
+        except (OSError, ValueError, TypeError):
+            return 1
+        # the folder changes with every write, so a backfilled old day counts as fresh data
+        fresh = max(written, status.ingested_at)
+        out.append(Sample("data_last_ingest_timestamp_seconds", labels, fresh))
         out.append(
             Sample("data_last_partition_timestamp_seconds", labels, _day_seconds(status.day))
         )

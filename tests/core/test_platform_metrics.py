@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -122,23 +123,25 @@ def test_retraining_history_counts_and_champion(tmp_path: Path) -> None:
 
 
 def test_data_freshness_and_quarantine(tmp_path: Path) -> None:
-    ingest_status.write_status(
-        tmp_path, "churn_world", "transactions", dt.date(2026, 3, 1), 100, 100, 0
-    )
-    newest = ingest_status.write_status(
-        tmp_path, "churn_world", "transactions", dt.date(2026, 3, 2), 200, 190, 10
-    )
-    os.utime(newest, (NOW - 7200, NOW - 7200))
-    older = newest.with_name("2026-03-01.json")
-    os.utime(older, (NOW - 60, NOW - 60))  # a backfilled old day is the newest write
-    v = _values(_reader(tmp_path))
+    day1, day2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+    ingest_status.write_status(tmp_path, "churn_world", "transactions", day2, 200, 190, 10)
+    reader = _reader(tmp_path)
     labels = (("dataset", "churn_world"), ("source", "transactions"))
+    v = _values(reader)
     assert v[("data_quarantine_rate", labels)] == 0.05
     assert v[("data_rows_ingested", labels)] == 200
     partition = dt.datetime(2026, 3, 2, tzinfo=dt.UTC).timestamp()
     assert v[("data_last_partition_timestamp_seconds", labels)] == partition
-    # the written `ingested_at` (now) is newer than both mtimes
-    assert v[("data_last_ingest_timestamp_seconds", labels)] >= NOW - 60
+    first = v[("data_last_ingest_timestamp_seconds", labels)]
+    assert abs(first - time.time()) < 60
+    # a backfilled older day is fresh data too (the newest partition stays day 2)
+    later = time.time() + 3600
+    ingest_status.write_status(tmp_path, "churn_world", "transactions", day1, 100, 100, 0)
+    folder = ingest_status.status_dir(tmp_path, "churn_world", "transactions")
+    os.utime(folder, (later, later))
+    v = _values(reader)
+    assert v[("data_last_ingest_timestamp_seconds", labels)] == later
+    assert v[("data_last_partition_timestamp_seconds", labels)] == partition
 
 
 def test_status_writer_refuses_unbalanced_rows_and_path_names(tmp_path: Path) -> None:

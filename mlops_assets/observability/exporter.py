@@ -77,13 +77,15 @@ def serve(home: Path, host: str = "127.0.0.1", port: int = 9108) -> None:
     """Serve `/metrics` until interrupted."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-    from prometheus_client import make_wsgi_app
+    from prometheus_client import generate_latest, make_wsgi_app
 
     class _Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args) -> None:
             pass  # one line per scrape is noise
 
-    app = make_wsgi_app(build_registry(home))
+    registry = build_registry(home)
+    generate_latest(registry)  # the first read (imports, every file parsed) before any scrape
+    app = make_wsgi_app(registry)
     with (
         make_server(host, port, app, handler_class=_Quiet) as server,
         contextlib.suppress(KeyboardInterrupt),

@@ -44,6 +44,7 @@ METRICS = (
     "http_requests_in_progress",
     "app_memory_usage_bytes",
     "ml_degraded_predictions_total",
+    "ml_model_loaded",
 )
 
 

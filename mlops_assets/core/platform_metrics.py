@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_assets.core.check_status import CheckStatus, checks_dir, read_check_status
 from mlops_assets.core.ingest_status import IngestStatus, status_dir
 
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(drift|performance)\.json$")
@@ -109,6 +110,12 @@ METRICS: tuple[MetricInfo, ...] = (
         "gauge",
         ("dataset", "source"),
         "Rows read from the newest partition's landing file",
+    ),
+    MetricInfo(
+        "pipeline_failed_checks",
+        "gauge",
+        ("asset", "severity"),
+        "Asset checks of this severity (error, warn) whose newest result failed",
     ),
     MetricInfo(
         "mlops_metrics_unreadable_files",
@@ -225,6 +232,7 @@ class PlatformReader:
             unreadable += self._model(model, samples)
         for src in self.sources:
             unreadable += self._source(src, samples)
+        unreadable += self._checks(samples)
         samples.append(Sample("mlops_metrics_unreadable_files", (), float(unreadable)))
         return samples
 
@@ -325,3 +333,23 @@ class PlatformReader:
         out.append(Sample("data_quarantine_rate", labels, status.quarantine_rate))
         out.append(Sample("data_rows_ingested", labels, float(status.rows_in)))
         return 0
+
+    def _checks(self, out: list[Sample]) -> int:
+        folder = checks_dir(self.home)
+        _, names = self._cache.listing(folder)
+        failing: dict[tuple[str, str], int] = {}
+        bad = 0
+        for name in names:
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            try:
+                status: CheckStatus = self._cache.load(folder / name, read_check_status)
+            except (OSError, ValueError, TypeError):
+                bad += 1
+                continue
+            key = (status.asset, status.severity)
+            failing[key] = failing.get(key, 0) + (0 if status.passed else 1)
+        for (asset, severity), n in sorted(failing.items()):
+            labels = (("asset", asset), ("severity", severity))
+            out.append(Sample("pipeline_failed_checks", labels, float(n)))
+        return bad

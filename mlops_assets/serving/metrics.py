@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5)
@@ -50,6 +50,7 @@ class ServiceMetrics:
     @classmethod
     def create(cls) -> ServiceMetrics:
         r = CollectorRegistry()
+        ProcessCollector(registry=r)  # process_cpu_seconds_total etc. (dashboard: Service CPU)
         memory = Gauge("app_memory_usage_bytes", "Resident memory of the service.", registry=r)
         memory.set_function(resident_bytes)
         return cls(

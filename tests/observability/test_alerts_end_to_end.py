@@ -14,63 +14,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from mlops_assets.core import ingest_status, monitoring
 from mlops_assets.core.alerting import render_alertmanager_config
 from tests.net import free_port
 from tests.observability import servers
+from tests.observability.platform_home import healthy_home, write_drift, write_history
 from tests.observability.servers import Received, query, wait_until
 
 pytestmark = pytest.mark.slow
 
 ROUTING_KEY = "e2e-routing-key-0001"
-
-
-def write_drift(home: Path, day: str, psi: dict[str, float]) -> None:
-    drifted = [f for f, p in psi.items() if p > 0.2]
-    monitoring.SummaryStore(home / "monitoring" / "churn" / "days").write(
-        day,
-        monitoring.DRIFT_OWNER,
-        model_version="1",
-        drifted_features=drifted,
-        drift_share=len(drifted) / len(psi),
-        warming_up=False,
-        feature_psi=psi,
-        score_psi=0.01,
-    )
-
-
-def write_history(home: Path, champion: int) -> None:
-    """The retraining_history asset's table: versions 1..champion, all drift-triggered and
-    promoted, the newest the champion."""
-    versions = range(1, champion + 1)
-    frame = pd.DataFrame(
-        {
-            "version": [str(v) for v in versions],
-            "created": pd.Timestamp.now(tz="UTC"),
-            "trigger": "drift",
-            "gate_passed": "true",
-            "promoted": True,
-            "champion_since": pd.Timestamp.now(tz="UTC").isoformat(),
-            "is_champion": [v == champion for v in versions],
-        }
-    )
-    path = home / "monitoring" / "churn" / "retraining_history.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
-def healthy_home(home: Path) -> None:
-    import datetime as dt
-
-    write_drift(home, "2026-03-01", {"total_amount_30d": 0.05, "support_tickets_90d": 0.02})
-    write_history(home, champion=1)
-    today = dt.date.today()
-    ingest_status.write_status(home, "churn_world", "transactions", today, 1000, 999, 1)
 
 
 def _text(mail) -> str:

@@ -94,3 +94,9 @@ def test_a_changed_threshold_fails_the_rule_tests(tmp_path: Path) -> None:
     done = _promtool("test", "rules", str(tmp_path / "rules_test.yml"))
     assert done.returncode != 0
     assert "MLServingErrorRateCritical" in done.stdout + done.stderr
+
+
+def test_the_example_prometheus_config_loads_the_rules() -> None:
+    done = _promtool("check", "config", str(RULES_DIR / "prometheus.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(_rules())} rules found" in done.stdout

@@ -28,6 +28,7 @@ from mlops_assets.datasets.simulator import (
 )
 from mlops_assets.observability import cli as observability_cli
 from mlops_assets.serving import cli as serve_cli
+from mlops_assets.serving import replay
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -271,6 +272,7 @@ COMMANDS: dict[str, Command] = {
         run=_run_recover,
     ),
     "replay-cdnow": Command(help=cdnow_cli.HELP, configure=cdnow_cli.configure, run=cdnow_cli.run),
+    "replay-serving": Command(help=replay.HELP, configure=replay.configure, run=replay.run),
     "serve": Command(help=serve_cli.HELP, configure=serve_cli.configure, run=serve_cli.run),
     "metrics": Command(
         help=observability_cli.METRICS_HELP,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -93,23 +94,63 @@ def forget_service_refs(store: FeatureStore) -> None:
     store.__dict__.pop(_REFS_ATTR, None)
 
 
+STALE_COLUMN = "__stale"
+"""`online_features(..., fresh_at=...)`: True where a feature of the row is older than its
+view's TTL at that time."""
+
+
+def view_ttls(store: FeatureStore, refs: Sequence[str]) -> dict[str, float]:
+    """Seconds of TTL of each ref's feature view (0: none; on-demand views have none)."""
+    from feast.errors import FeatureViewNotFoundException
+
+    def compute() -> dict[str, float]:
+        out = {}
+        for view in dict.fromkeys(ref.split(":", 1)[0] for ref in refs):
+            try:
+                ttl = store.get_feature_view(view, allow_registry_cache=True).ttl
+            except FeatureViewNotFoundException:
+                ttl = None
+            out[view] = ttl.total_seconds() if ttl else 0.0
+        return out
+
+    return _cached(store, ("ttls", tuple(refs)), compute)
+
+
 def online_features(
     store: FeatureStore,
     entity_ids: Sequence[Any],
     feature_service: str | Sequence[str],
     *,
     join_key: str | None = None,
+    fresh_at: datetime | None = None,
 ) -> pd.DataFrame:
+    """`online_columns` as a DataFrame (the join key first, then the service's features)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        online_columns(store, entity_ids, feature_service, join_key=join_key, fresh_at=fresh_at),
+        copy=False,
+    )
+
+
+def online_columns(
+    store: FeatureStore,
+    entity_ids: Sequence[Any],
+    feature_service: str | Sequence[str],
+    *,
+    join_key: str | None = None,
+    fresh_at: datetime | None = None,
+) -> dict[str, Any]:
     """Online feature rows for scoring, one per id in input order (ODFVs computed by Feast).
 
     `feature_service` is a service name or a list of `view:feature` refs. The ids are values of
     the service's entity join key, read from the registry (`service_join_keys`); `join_key`
     names it instead, and must when the service's views join on more than one key. Unknown ids
     give nulls. The online store holds the latest materialized value whatever its age: Feast
-    does not apply the TTL online (`consistency_sample` reports staleness).
+    does not apply the TTL online (`consistency_sample` reports staleness). With `fresh_at`, a
+    `STALE_COLUMN` says which rows hold a value older than its view's TTL at that time.
+    Columns by name: numeric ones as float arrays (missing: NaN), others as lists.
     """
-    import pandas as pd
-
     if isinstance(feature_service, str):
         refs = service_refs(store, feature_service)
     else:
@@ -125,11 +166,31 @@ def online_features(
         join_key = keys[0]
     response = store.get_online_features(
         features=refs, entity_rows={join_key: list(entity_ids)}
-    ).to_dict()
+    ).to_dict(include_event_timestamps=fresh_at is not None)
     columns: dict[str, Any] = {join_key: response[join_key]}
     for name in (ref.split(":", 1)[1] for ref in refs):
         columns[name] = _numeric(response[name])
-    return pd.DataFrame(columns, copy=False)
+    if fresh_at is not None:
+        columns[STALE_COLUMN] = _stale(store, refs, response, fresh_at, len(entity_ids))
+    return columns
+
+
+def _stale(store, refs: Sequence[str], response, fresh_at: datetime, n: int) -> Any:
+    """Per row: a known value of some feature is older than its view's TTL at `fresh_at`."""
+    import numpy as np
+    from feast.online_response import TIMESTAMP_POSTFIX
+
+    ttls, now = view_ttls(store, refs), fresh_at.timestamp()
+    stale = np.zeros(n, dtype=bool)
+    for ref in refs:
+        view, name = ref.split(":", 1)
+        ttl = ttls.get(view, 0.0)
+        stamps = response.get(name + TIMESTAMP_POSTFIX)
+        if not ttl or stamps is None:
+            continue
+        seen = np.asarray(stamps, dtype=np.float64)
+        stale |= (seen > 0) & (seen < now - ttl)
+    return stale
 
 
 def _numeric(values: list[Any]) -> Any:

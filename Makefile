@@ -17,6 +17,9 @@ install: $(BIN)/.installed dbt_project/target/manifest.json
 # Debian packages for the servers and tools the tests start on loopback (binary=package); only
 # `make test` needs them, so the first command works without root.
 SYSTEM_PACKAGES := redis-server=redis-server
+# observability: promtool/prometheus (rules, end-to-end alerts), amtool/alertmanager (routing)
+SYSTEM_PACKAGES += promtool=prometheus prometheus=prometheus
+SYSTEM_PACKAGES += amtool=prometheus-alertmanager prometheus-alertmanager=prometheus-alertmanager
 
 system-packages:
 	@scripts/install-system-packages.sh $(SYSTEM_PACKAGES)

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops_assets.core.deployment import variant_for
 from mlops_assets.serving.batch_scores import BatchScores
-from mlops_assets.serving.metrics import ServiceMetrics
+from mlops_assets.serving.metrics import ModelLoadedCollector, ServiceMetrics
 from mlops_assets.serving.models import Deployment, ModelHub
 from mlops_assets.serving.prediction_log import PredictionLog, log_dir
 from mlops_assets.serving.rows import Rows
@@ -168,6 +168,9 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         config.models or None,
         poll_seconds=config.poll_seconds,
         on_load_error=lambda model, _err: metrics.errors.labels(model, "model_load").inc(),
+    )
+    metrics.registry.register(
+        ModelLoadedCollector(lambda: {m: hub.deployment(m) is not None for m in hub.names()})
     )
     log = PredictionLog(log_dir(config.home))
     feast_lock = threading.Lock()  # one online read at a time on a shared FeatureStore

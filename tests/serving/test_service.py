@@ -39,6 +39,7 @@ METRICS = (
     "http_requests_in_progress",
     "app_memory_usage_bytes",
     "ml_degraded_predictions_total",
+    "ml_model_loaded",
 )
 
 
@@ -482,3 +483,32 @@ def test_with_redis_as_the_online_store_stopping_it_degrades_the_answers(
                 'ml_degraded_predictions_total{model="churn",reason="online_store_unavailable"} '
                 "10.0" in server.get("/metrics").text
             )
+
+
+def test_every_dashboard_panel_returns_series(server: httpx.Client, batch: dict, tmp_path) -> None:
+    """Grafana is not installable here, so each panel's query (deploy/grafana/dashboards) runs
+    against a real Prometheus that scraped this service and the platform exporter; each must
+    return series. The exporter reads a platform home written with the assets' writers (this
+    module's home runs no performance or history phase)."""
+    from tests.observability import servers
+    from tests.observability.dashboards import empty_queries
+    from tests.observability.platform_home import healthy_home
+
+    platform = tmp_path / "platform"
+    healthy_home(platform)
+    service = f"{server.base_url.host}:{server.base_url.port}"
+    ids = batch["frame"]["customer_id"].head(20).tolist()
+    with (
+        servers.exporter(platform, tmp_path) as exporter,
+        servers.prometheus(
+            tmp_path, {"mlops-serving": service, "mlops-platform": exporter}, []
+        ) as prometheus,
+    ):
+        for _ in range(4):  # traffic over several scrapes, so every rate has two points
+            assert predict(server, {"ids": ids}).status_code == 200
+            assert predict(server, {"ids": ["NOBODY"]}).status_code == 404  # an error by type
+            time.sleep(1.2)
+        deadline = time.monotonic() + 30
+        while (missing := empty_queries(prometheus)) and time.monotonic() < deadline:
+            time.sleep(1)
+    assert not missing, "panels without series:\n" + "\n".join(missing)

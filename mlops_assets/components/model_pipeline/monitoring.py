@@ -274,6 +274,7 @@ def build_drift_report(
                     result.table, day, first_day, windows
                 )
                 warming = monitoring.warming_up(day, first_day, cfg.warm_up_days)
+                score_psi = float(score.table["psi"].iloc[0])
                 store.write(
                     day,
                     monitoring.DRIFT_OWNER,
@@ -281,13 +282,15 @@ def build_drift_report(
                     drifted_features=drifted,
                     drift_share=share,
                     warming_up=warming,
+                    feature_psi=_judged_psi(result.table, judged),
+                    score_psi=score_psi,
                 )
                 judged_days.append(
                     DayDrift(
                         day=day,
                         model_version=version,
                         result=result,
-                        score_psi=float(score.table["psi"].iloc[0]),
+                        score_psi=score_psi,
                         drifted=drifted,
                         drift_share=share,
                         judged=judged,
@@ -349,6 +352,12 @@ def build_drift_report(
         )
 
     return drift_report
+
+
+def _judged_psi(table, judged: list[str]) -> dict[str, float]:
+    """PSI of each judged input (NaN-free, for the platform metrics)."""
+    rows = table[table["feature"].isin(judged)]
+    return {str(f): float(p) for f, p in zip(rows["feature"], rows["psi"], strict=True) if p == p}
 
 
 def _markdown(table) -> str:
@@ -435,6 +444,8 @@ def build_model_performance(
                     monitoring.PERFORMANCE_OWNER,
                     model_version=str(joined["model_version"].iloc[0]),
                     auc_pr=metrics["auc_pr"],
+                    roc_auc=metrics["roc_auc"],
+                    ece=metrics["ece"],
                     warming_up=bool(
                         landed and monitoring.warming_up(day, landed[0], spec.drift.warm_up_days)
                     ),
@@ -505,6 +516,7 @@ def build_retraining_history(spec: ModelSpec) -> dg.AssetsDefinition:
                 "gate_passed": v["tags"].get("gate_passed", "not evaluated"),
                 "gate_reasons": v["tags"].get("gate_reasons", ""),
                 "promoted": "champion_since" in v["tags"],
+                "champion_since": v["tags"].get("champion_since", ""),
                 "is_champion": v["version"] == champion,
             }
             for v in registry.versions(mlflow.tracking_uri, spec.name)

@@ -77,11 +77,12 @@ def build_repo_config(
         registry_type="sql",
         path=registry_url or f"sqlite:///{base / 'registry.db'}",
         cache_ttl_seconds=60,
-        # Several run workers may record materializations at once: wait for SQLite's lock.
+        # Several run workers may record materializations at once: wait for SQLite's lock
+        # (a SQLite-only option; Postgres handles concurrent writers itself).
         sqlalchemy_config_kwargs={
             "echo": False,
             "pool_pre_ping": True,
-            "connect_args": {"timeout": 30},
+            **({} if registry_url else {"connect_args": {"timeout": 30}}),
         },
     )
     return RepoConfig(

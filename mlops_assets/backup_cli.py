@@ -68,9 +68,16 @@ def _say(line: str) -> None:
 
 
 def _home(env: Mapping[str, str]) -> Path:
-    """The data home, after checking that the Dagster instance lives inside it."""
-    from mlops_assets.settings import mlops_home
+    """The data home, after checking that the whole state lives in it: the local profile, and
+    the Dagster instance inside it."""
+    from mlops_assets.settings import deployment_env, mlops_home
 
+    if deployment_env() == "prod":
+        raise ValueError(
+            "MLOPS_ENV=prod keeps the instance, registry and feature store on Postgres, S3 and "
+            "Redis, which this command does not copy: back those up with pg_dump and S3 "
+            "versioning (backup/restore cover the local profile's data home)"
+        )
     home = mlops_home()
     dagster_home = env.get("DAGSTER_HOME")
     if dagster_home and not Path(dagster_home).resolve().is_relative_to(home):

@@ -56,3 +56,18 @@ def test_the_instance_config_follows_the_profile(
     assert "value-of" not in text  # the file names variables, never holds their values
     monkeypatch.setenv("MLOPS_ENV", "local")  # switching back rewrites our own file
     assert (ensure_dagster_home(tmp_path) / "dagster.yaml").read_text() == DAGSTER_YAML
+
+
+def test_backup_and_restore_refuse_the_prod_profile_instead_of_a_partial_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_assets.cli import main
+
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLOPS_ENV", "prod")
+    assert main(["backup", "--to", str(tmp_path / "snap")]) == 1
+    assert "MLOPS_ENV=prod keeps the instance" in capsys.readouterr().err
+    assert not (tmp_path / "snap").exists()
+    assert main(["restore", "--from", str(tmp_path / "snap")]) == 1
+    assert "pg_dump" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,11 +32,10 @@ _seconds = within(float, 0.0, 86400.0, "seconds")
 def configure_backup(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to",
-        type=Path,
         default=None,
-        metavar="DIR",
-        help=f"a new (or empty) directory for the snapshot (default: ${BACKUP_DIR_ENV}/"
-        "<UTC timestamp>)",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help=f"a new (or empty) directory or S3 prefix for the snapshot (default: "
+        f"${BACKUP_DIR_ENV}/<UTC timestamp>)",
     )
     parser.add_argument(
         "--lock-timeout",
@@ -47,7 +47,7 @@ def configure_backup(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_restore(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR")
+    parser.add_argument("--from", dest="source", required=True, metavar="DIR|s3://BUCKET/PREFIX")
     parser.add_argument(
         "--verify",
         action="store_true",
@@ -90,51 +90,72 @@ def _home(env: Mapping[str, str]) -> Path:
 
 def run_backup(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from mlops_assets.core.backup import BackupError, take_snapshot
+    from mlops_assets.core.backup.s3 import is_s3, parse_s3_uri, upload_snapshot
     from mlops_assets.core.backup.snapshot import project_config_files
     from mlops_assets.resources.model_registry import code_version
 
-    destination = args.to
-    if destination is None:
+    target = args.to
+    if target is None:
         base = env.get(BACKUP_DIR_ENV, "").strip()
         if not base:
             return _fail("backup", f"give --to DIR or set {BACKUP_DIR_ENV}", 2)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        destination = Path(base) / stamp
+        target = f"{base.rstrip('/')}/{stamp}"
     try:
         home = _home(env)
-        report = take_snapshot(
-            home,
-            destination,
-            code_version=code_version(),
-            config_files=project_config_files(PROJECT_ROOT),
-            lock_timeout=args.lock_timeout,
-            progress=_say,
-        )
+        with tempfile.TemporaryDirectory(prefix="mlops-backup-") as scratch:
+            if is_s3(target):
+                parse_s3_uri(target)  # a bad URI fails before any copy
+            local = Path(scratch) / "snapshot" if is_s3(target) else Path(target)
+            report = take_snapshot(
+                home,
+                local,
+                code_version=code_version(),
+                config_files=project_config_files(PROJECT_ROOT),
+                lock_timeout=args.lock_timeout,
+                progress=_say,
+            )
+            if is_s3(target):
+                upload_snapshot(local, target)
     except (BackupError, ValueError) as exc:
         return _fail("backup", str(exc))
     skipped = f", {len(report.manifest.skipped)} skipped" if report.manifest.skipped else ""
     _say(
-        f"backup of {home} written to {report.snapshot}: {len(report.manifest.files)} files, "
+        f"backup of {home} written to {target}: {len(report.manifest.files)} files, "
         f"{report.total_bytes / 1e6:.1f} MB{skipped}, in {report.seconds:.1f} s"
     )
     return 0
 
 
 def run_restore(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from mlops_assets.core.backup import BackupError
+    from mlops_assets.core.backup.s3 import download_snapshot, is_s3
+
+    with tempfile.TemporaryDirectory(prefix="mlops-restore-") as scratch:
+        try:
+            source = (
+                download_snapshot(args.source, Path(scratch) / "snapshot")
+                if is_s3(args.source)
+                else Path(args.source)
+            )
+        except (BackupError, ValueError) as exc:
+            return _fail("restore", str(exc))
+        return _restore(args, env, source)
+
+
+def _restore(args: argparse.Namespace, env: Mapping[str, str], source: Path) -> int:
     from mlops_assets.core.backup import BackupError, restore_snapshot, verify_snapshot
 
     try:
         if args.verify:
-            manifest = verify_snapshot(args.source)
+            manifest = verify_snapshot(source)
             _say(
                 f"{args.source}: ok, {len(manifest.files)} files match their sha256 "
                 f"(format version {manifest.format_version}, taken {manifest.created_at} of "
                 f"{manifest.source_home}, code {manifest.code_version})"
             )
             return 0
-        report = restore_snapshot(
-            args.source, _home(env), force=args.force, project_root=PROJECT_ROOT
-        )
+        report = restore_snapshot(source, _home(env), force=args.force, project_root=PROJECT_ROOT)
     except (BackupError, ValueError) as exc:
         return _fail("restore", str(exc))
     for name in report.config_differences:

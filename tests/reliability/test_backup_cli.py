@@ -50,3 +50,42 @@ def test_an_instance_outside_the_home_is_refused(
     assert main(["backup", "--to", str(tmp_path / "s")]) == 1
     assert "DAGSTER_HOME=" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch):
+    from tests.servers import s3_server
+
+    with s3_server("backups") as server:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.endpoint_url)
+        yield server
+
+
+def test_a_snapshot_on_an_s3_prefix_round_trips_and_is_verified(
+    home: Path, s3, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    uri = "s3://backups/mlops/2026-12-03"
+    assert main(["backup", "--to", uri]) == 0
+    assert main(["backup", "--to", uri]) == 1  # a prefix holds one snapshot
+    assert "s3://backups/mlops/2026-12-03 is not empty" in capsys.readouterr().err
+    assert main(["backup", "--to", "s3://backups"]) == 1
+    assert "a prefix is required" in capsys.readouterr().err
+
+    (home / "landing" / "2026-01-01" / "customers.csv").write_text("customer_id\nC9\n")
+    assert main(["restore", "--from", uri]) == 1  # not empty
+    assert main(["restore", "--from", uri, "--force"]) == 0
+    assert (home / "landing" / "2026-01-01" / "customers.csv").read_text() == "customer_id\nC1\n"
+
+    client = boto3.client("s3")  # endpoint and credentials from the environment, as the CLI
+    key = "mlops/2026-12-03/home/landing/2026-01-01/customers.csv"
+    client.put_object(Bucket="backups", Key=key, Body=b"customer_id\nC2\n")
+    capsys.readouterr()
+    assert main(["restore", "--from", uri, "--verify"]) == 1
+    assert "home/landing/2026-01-01/customers.csv: altered" in capsys.readouterr().err
+    assert main(["restore", "--from", "s3://backups/nothing-here"]) == 1
+    assert "manifest.json: missing" in capsys.readouterr().err

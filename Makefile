@@ -20,6 +20,9 @@ SYSTEM_PACKAGES := redis-server=redis-server
 # Postgres for the prod-profile tests (tests/servers.py finds initdb/pg_ctl on PATH or in
 # /usr/lib/postgresql/*/bin; pg_ctlcluster is the package's binary on PATH)
 SYSTEM_PACKAGES += pg_ctlcluster=postgresql
+# observability: promtool/prometheus (rules, end-to-end alerts), amtool/alertmanager (routing)
+SYSTEM_PACKAGES += promtool=prometheus prometheus=prometheus
+SYSTEM_PACKAGES += amtool=prometheus-alertmanager prometheus-alertmanager=prometheus-alertmanager
 
 system-packages:
 	@scripts/install-system-packages.sh $(SYSTEM_PACKAGES)

@@ -70,7 +70,7 @@ def _say(line: str) -> None:
 def _home(env: Mapping[str, str]) -> Path:
     """The data home, after checking that the whole state lives in it: the local profile, and
     the Dagster instance inside it."""
-    from mlops_assets.settings import deployment_env, mlops_home
+    from mlops_assets.profile import deployment_env, mlops_home
 
     if deployment_env() == "prod":
         raise ValueError(

@@ -27,7 +27,9 @@ from mlops_assets.datasets.simulator import (
     SimulationSummary,
     simulate,
 )
+from mlops_assets.observability import cli as observability_cli
 from mlops_assets.serving import cli as serve_cli
+from mlops_assets.serving import replay
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -271,6 +273,7 @@ COMMANDS: dict[str, Command] = {
         run=_run_recover,
     ),
     "replay-cdnow": Command(help=cdnow_cli.HELP, configure=cdnow_cli.configure, run=cdnow_cli.run),
+    "replay-serving": Command(help=replay.HELP, configure=replay.configure, run=replay.run),
     "serve": Command(help=serve_cli.HELP, configure=serve_cli.configure, run=serve_cli.run),
     "backup": Command(
         help=backup_cli.BACKUP_HELP,
@@ -281,6 +284,16 @@ COMMANDS: dict[str, Command] = {
         help=backup_cli.RESTORE_HELP,
         configure=backup_cli.configure_restore,
         run=backup_cli.run_restore,
+    ),
+    "metrics": Command(
+        help=observability_cli.METRICS_HELP,
+        configure=observability_cli.configure_metrics,
+        run=observability_cli.run_metrics,
+    ),
+    "alertmanager-config": Command(
+        help=observability_cli.ALERTMANAGER_HELP,
+        configure=observability_cli.configure_alertmanager,
+        run=observability_cli.run_alertmanager,
     ),
 }
 

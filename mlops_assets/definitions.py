@@ -15,7 +15,9 @@ import dagster as dg
 
 from mlops_assets.components.landing_dataset import LandingDataset
 from mlops_assets.defs.features.assets import build_feast_registry
+from mlops_assets.defs.notifications.sensors import build_notification_sensors
 from mlops_assets.defs.operations.backup import build_backup_defs
+from mlops_assets.resources.notifier import notifier_from_env
 from mlops_assets.resources.profiles import build_resources
 from mlops_assets.settings import Settings
 
@@ -47,7 +49,8 @@ def defs() -> dg.Definitions:
     ]
     shared = dg.Definitions(
         assets=[build_feast_registry(marts)],
-        resources=build_resources(Settings.from_env()),
+        resources={**build_resources(Settings.from_env()), "notifier": notifier_from_env()},
+        sensors=build_notification_sensors(),  # run failures, failed checks, promotions
         # DuckDB allows one writer per file; in-process keeps the whole run in one process
         # (and skips a process start per step). The warehouse pool guards other executors.
         executor=dg.in_process_executor,

@@ -100,7 +100,7 @@ def ensure_dagster_home(home: Path, *, progress: Callable[[str], None] | None = 
 
 def _generated_yaml() -> str:
     """The dagster.yaml of the selected profile; prod checks its variables first."""
-    from mlops_assets.settings import deployment_env
+    from mlops_assets.profile import deployment_env
 
     if deployment_env() != "prod":
         return DAGSTER_YAML

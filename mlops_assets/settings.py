@@ -7,27 +7,15 @@ gates data or models is visible in the UI's resource view.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
-DEFAULT_HOME = ".mlops"
+from mlops_assets.profile import DEFAULT_HOME, deployment_env, mlops_home
+
 # Partitions, label delays and thresholds of a dataset or a model are in its YAML
 # (defs/datasets/<dataset>/defs.yaml, defs/models/<model>/defs.yaml), not here.
-
-
-def mlops_home() -> Path:
-    """The data home: `MLOPS_HOME`, default `./.mlops` (absolute, so subprocesses agree)."""
-    return Path(os.environ.get("MLOPS_HOME") or DEFAULT_HOME).resolve()
-
-
-def deployment_env() -> str:
-    """The one profile switch: `MLOPS_ENV` is `local` (embedded defaults) or `prod`."""
-    env = os.environ.get("MLOPS_ENV", "local").strip().lower() or "local"
-    if env not in {"local", "prod"}:
-        raise ValueError(f"MLOPS_ENV must be 'local' or 'prod', got {env!r}")
-    return env
+__all__ = ["DEFAULT_HOME", "Settings", "deployment_env", "mlops_home"]
 
 
 class Settings(dg.ConfigurableResource):

@@ -5,7 +5,7 @@ manager that stops its server and removes its files even when the test fails:
   root, so as root it runs as the `postgres` user the package creates), with a random
   password (scram-sha-256), never a default one;
 - an S3 endpoint: moto's server mode, in-process.
-(Redis: `tests/feast/conftest.py`'s `redis_url` pattern, repeated in `tests/prod/conftest.py`.)
+(Redis: `tests/redis_server.py`.)
 """
 
 from __future__ import annotations

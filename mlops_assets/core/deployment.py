@@ -10,7 +10,8 @@ Modes:
 * `shadow`: the champion answers; the challenger scores every request too, and its answer is
   logged, never returned.
 * `canary`: the challenger answers `challenger_percent` % of the entities (steps move it).
-* `ab`: the same split, for an A/B test: the challenger answers `challenger_percent` %.
+* `ab`: the same split, for an A/B test (`test_id`): the challenger answers
+  `challenger_percent` %, and every answer is logged with the test's id.
 
 Assignment is sticky: an entity id hashes (SHA-256 of `<model>:<entity>`) to a bucket in
 0..9999, and the challenger takes buckets below `challenger_percent * 100`. So an entity stays
@@ -49,6 +50,7 @@ class DeploymentState:
     updated_by: str = ""
     reason: str = ""
     updated_at: str = ""
+    test_id: str = ""  # mode `ab`: the A/B test the answers belong to (`core.ab_test`)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -58,6 +60,8 @@ class DeploymentState:
             raise DeploymentError(f"challenger_percent must be within 0..100, got {pct!r}")
         if self.mode in ("single", "shadow") and pct:
             raise DeploymentError(f"mode {self.mode!r} sends no traffic to the challenger")
+        if self.test_id and self.mode != "ab":
+            raise DeploymentError(f"mode {self.mode!r} runs no A/B test (test_id is set)")
 
     @property
     def uses_challenger(self) -> bool:

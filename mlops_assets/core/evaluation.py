@@ -15,24 +15,33 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def served_onnx_path(home: Path, model_name: str, version: str) -> Path:
+def served_onnx_path(
+    home: Path, model_name: str, version: str, artifact: str = registry.ONNX_ARTIFACT
+) -> Path:
     """Where the data home caches a version's PUBLISHED ONNX file (the one scoring serves)."""
-    return Path(home) / "models" / model_name / f"v{version}" / registry.ONNX_ARTIFACT
+    return Path(home) / "models" / model_name / f"v{version}" / artifact
 
 
-def published_onnx_path(tracking_uri: str, home: Path, model_name: str, version: str) -> Path:
-    """The version's published ONNX file, downloaded once into the data home's model cache.
+def published_onnx_path(
+    tracking_uri: str,
+    home: Path,
+    model_name: str,
+    version: str,
+    artifact: str = registry.ONNX_ARTIFACT,
+) -> Path:
+    """The version's published ONNX file (`artifact`: the model, or its fallback model),
+    downloaded once into the data home's model cache.
 
     Publication is checked every time, cached or not: a version whose export never passed
     parity has no `onnx/model.onnx` on its run, and is never served."""
-    local = served_onnx_path(home, model_name, version)
+    local = served_onnx_path(home, model_name, version, artifact)
     info = registry.version_info(tracking_uri, model_name, version)
-    if not registry.has_onnx(tracking_uri, info["run_id"]):
-        raise registry.RegistryError(f"v{version} has no ONNX export")
+    if not registry.has_onnx(tracking_uri, info["run_id"], artifact):
+        raise registry.RegistryError(f"v{version} has no ONNX export ({artifact})")
     if not local.exists():
         local.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=local.parent, prefix=".download-") as tmp:
-            downloaded = registry.download_onnx(tracking_uri, info["run_id"], Path(tmp))
+            downloaded = registry.download_onnx(tracking_uri, info["run_id"], Path(tmp), artifact)
             os.replace(downloaded, local)  # atomic: a reader never sees half a file
     return local
 

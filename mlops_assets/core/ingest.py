@@ -76,6 +76,12 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         "_ingested_at TIMESTAMP NOT NULL)"
     )
     _check_raw_types(con, spec)
+    ensure_quarantine_table(con)
+
+
+def ensure_quarantine_table(con: duckdb.DuckDBPyConnection) -> None:
+    """The one quarantine table every loader writes its refused records to, with a reason."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (source VARCHAR NOT NULL, "
         "partition_date DATE NOT NULL, source_file VARCHAR NOT NULL, line BIGINT, "

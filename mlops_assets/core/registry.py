@@ -264,12 +264,12 @@ def version_info(tracking_uri: str, model_name: str, version: str) -> dict[str, 
     }
 
 
-def has_onnx(tracking_uri: str, run_id: str) -> bool:
+def has_onnx(tracking_uri: str, run_id: str, artifact: str = ONNX_ARTIFACT) -> bool:
     from mlflow import MlflowClient
 
-    folder = ONNX_ARTIFACT.split("/")[0]
+    folder = artifact.split("/")[0]
     files = MlflowClient(tracking_uri).list_artifacts(run_id, folder)
-    return any(f.path == ONNX_ARTIFACT for f in files)
+    return any(f.path == artifact for f in files)
 
 
 def set_tags(tracking_uri: str, model_name: str, version: str, tags: Mapping[str, str]) -> None:
@@ -328,11 +328,13 @@ def rollback(
     return previous
 
 
-def download_onnx(tracking_uri: str, run_id: str, dest: Path) -> Path:
+def download_onnx(
+    tracking_uri: str, run_id: str, dest: Path, artifact: str = ONNX_ARTIFACT
+) -> Path:
     from mlflow import MlflowClient
 
     dest.mkdir(parents=True, exist_ok=True)
-    return Path(MlflowClient(tracking_uri).download_artifacts(run_id, ONNX_ARTIFACT, str(dest)))
+    return Path(MlflowClient(tracking_uri).download_artifacts(run_id, artifact, str(dest)))
 
 
 def load_native_model(tracking_uri: str, model_name: str, version: str, kind: str) -> Any:
@@ -429,3 +431,16 @@ def served_models(tracking_uri: str) -> list[str]:
 
     found = MlflowClient(tracking_uri).search_registered_models()
     return sorted(m.name for m in found if CHAMPION in (m.aliases or {}))
+
+
+def model_tag(tracking_uri: str, model_name: str, key: str) -> str | None:
+    """A registered-model tag's value (None: no such tag)."""
+    from mlflow import MlflowClient
+
+    return (MlflowClient(tracking_uri).get_registered_model(model_name).tags or {}).get(key)
+
+
+def set_model_tag(tracking_uri: str, model_name: str, key: str, value: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri).set_registered_model_tag(model_name, key, value)

@@ -5,9 +5,18 @@
 * `GET /healthz` (the process answers) and `GET /readyz` (every model has a loaded champion);
 * `GET /v1/models`: models, versions, aliases, deployment state, the last load error;
 * `POST /v1/models/{model}/predict` with `{"ids": [...]}` (features read from the online store)
-  or `{"instances": [{feature: value, ...}]}` (checked against the model's inputs);
+  or `{"instances": [{feature: value, ...}]}` (checked against the model's inputs), or both
+  (the caller's features for those entities: a replay); `as_of` (a date, default today) is the
+  day the answers are made for, the day their labels are joined on;
 * `GET /metrics` (Prometheus);
 * `POST /v1/admin/reload`: re-read the registry now (bearer token, `MLOPS_ADMIN_TOKEN`).
+
+Degraded mode, flagged (`degraded`, `degraded_reason`) and counted
+(`ml_degraded_predictions_total{reason}`): when the online store cannot be read, or an id's
+features are older than their view's TTL (at the end of `as_of`, or now when
+`MLOPS_FEATURE_CLOCK=wall`, prod's default), the id is answered from its last batch score;
+failing that, by the champion's fallback model on the features at hand (stale ones); failing
+that, 503 with both reasons.
 
 Prediction endpoints need a bearer token too when `MLOPS_PREDICT_TOKEN` is set. Without
 `MLOPS_ADMIN_TOKEN` the admin API answers 403, and the `prod` profile refuses to start.
@@ -16,6 +25,7 @@ Prediction endpoints need a bearer token too when `MLOPS_PREDICT_TOKEN` is set. 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hmac
 import math
 import threading
@@ -31,9 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops_assets.core.deployment import variant_for
 from mlops_assets.serving.batch_scores import BatchScores
-from mlops_assets.serving.metrics import ServiceMetrics
-from mlops_assets.serving.models import Deployment, LoadedVersion, ModelHub
+from mlops_assets.serving.metrics import ModelLoadedCollector, ServiceMetrics
+from mlops_assets.serving.models import Deployment, ModelHub
 from mlops_assets.serving.prediction_log import PredictionLog, log_dir
+from mlops_assets.serving.rows import Rows
 
 MAX_BATCH = 1_000
 
@@ -53,22 +64,26 @@ class ServiceConfig:
     poll_seconds: float = 2.0
     admin_token: str | None = None
     predict_token: str | None = None
+    # what "now" is for the features' TTL: "wall" (the clock; prod's default) or "as_of" (only
+    # a request's `as_of` day: the local profile replays a simulated calendar)
+    feature_clock: str = "as_of"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServiceConfig:
         from mlops_assets.core.registry import local_tracking_uri
-        from mlops_assets.settings import Settings
+        from mlops_assets.profile import deployment_env, mlops_home
 
-        settings = Settings.from_env()
-        home = settings.home_path
+        home, env = mlops_home(), deployment_env()  # not `Settings`: no Dagster in the server
         config = cls(
             home=home,
             tracking_uri=environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(home),
-            env=settings.env,
+            env=env,
             redis_url=environ.get("MLOPS_REDIS_URL") or None,
             feast_registry_url=environ.get("MLOPS_FEAST_REGISTRY_URL") or None,
             admin_token=environ.get("MLOPS_ADMIN_TOKEN") or None,
             predict_token=environ.get("MLOPS_PREDICT_TOKEN") or None,
+            feature_clock=environ.get("MLOPS_FEATURE_CLOCK")
+            or ("wall" if env == "prod" else "as_of"),
         )
         config = dataclasses.replace(config, **overrides)
         config.check()
@@ -81,6 +96,10 @@ class ServiceConfig:
             )
         if self.env == "prod" and not self.redis_url:
             raise ConfigError("MLOPS_ENV=prod: set MLOPS_REDIS_URL (the online store)")
+        if self.feature_clock not in ("wall", "as_of"):
+            raise ConfigError(
+                f"MLOPS_FEATURE_CLOCK must be 'wall' or 'as_of', got {self.feature_clock!r}"
+            )
         for name, token in (
             ("MLOPS_ADMIN_TOKEN", self.admin_token),
             ("MLOPS_PREDICT_TOKEN", self.predict_token),
@@ -90,7 +109,8 @@ class ServiceConfig:
 
 
 class PredictRequest(BaseModel):
-    """Exactly one of `ids` (entity ids, features from the online store) or `instances`."""
+    """`ids` (entity ids, features from the online store), `instances` (the caller's feature
+    values), or both of the same length (the caller's features for those entities)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,11 +118,23 @@ class PredictRequest(BaseModel):
     instances: list[dict[str, float | int | None]] | None = Field(
         None, min_length=1, max_length=MAX_BATCH
     )
+    as_of: dt.date | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
-        if (self.ids is None) == (self.instances is None):
-            raise ValueError("send exactly one of 'ids' or 'instances'")
+        if self.ids is None and self.instances is None:
+            raise ValueError("send 'ids', 'instances', or both")
+        if (
+            self.ids is not None
+            and self.instances is not None
+            and (len(self.ids) != len(self.instances))
+        ):
+            raise ValueError(
+                f"'ids' ({len(self.ids)}) and 'instances' ({len(self.instances)}) "
+                "must have the same length"
+            )
+        if self.as_of is not None and self.as_of > dt.datetime.now(dt.UTC).date():
+            raise ValueError(f"'as_of' {self.as_of} is in the future")
         return self
 
 
@@ -113,7 +145,8 @@ def _bearer(request: Request) -> str | None:
 
 
 def _token_guard(expected: str | None, *, required: bool, what: str):
-    def guard(request: Request) -> None:
+    # async: no I/O here, and a sync dependency costs a worker-thread hop per request
+    async def guard(request: Request) -> None:
         if expected is None:
             if required:
                 raise HTTPException(403, f"the {what} API is disabled: MLOPS_ADMIN_TOKEN is unset")
@@ -137,6 +170,9 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         config.models or None,
         poll_seconds=config.poll_seconds,
         on_load_error=lambda model, _err: metrics.errors.labels(model, "model_load").inc(),
+    )
+    metrics.registry.register(
+        ModelLoadedCollector(lambda: {m: hub.deployment(m) is not None for m in hub.names()})
     )
     log = PredictionLog(log_dir(config.home))
     feast_lock = threading.Lock()  # one online read at a time on a shared FeatureStore
@@ -166,6 +202,7 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
             yield
         finally:
             hub.stop()
+            log.close()
 
     app = FastAPI(title="mlops-assets prediction service", lifespan=lifespan)
     app.state.hub, app.state.metrics, app.state.config = hub, metrics, config
@@ -214,20 +251,29 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
                 raise HTTPException(503, f"{model}: no version loaded yet ({_error(hub, model)})")
             raise HTTPException(404, f"unknown model {model!r}; served: {known}")
         started = time.perf_counter()
-        if body.ids is not None:
+        as_of = body.as_of
+        if body.instances is not None:
+            ids = [str(i) for i in body.ids] if body.ids else [None] * len(body.instances)
+            rows = _instance_rows(deployment, body.instances)
+            answers = _score(deployment, ids, rows, metrics, log, started, as_of)
+        else:
             ids = [str(i) for i in body.ids]
+            fresh_at = _fresh_at(as_of, config.feature_clock)
             try:
-                rows = _online_rows(deployment, ids, store, feast_lock, metrics)
+                rows = _online_rows(deployment, ids, store, feast_lock, metrics, fresh_at)
             except HTTPException:
                 raise
             except Exception as err:  # the online store is down or broken: degrade
-                answers = _from_batch(model, ids, err, batch_scores(model), metrics, log)
+                why = f"online store unavailable ({type(err).__name__}: {err})"
+                answers = _degraded(
+                    deployment, ids, None, why, "online_store_unavailable",
+                    batch_scores(model), metrics, log, as_of,
+                )  # fmt: skip
                 metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
                 return {"model": model, "predictions": answers}
-        else:
-            ids = [None] * len(body.instances)
-            rows = _instance_rows(deployment.champion, body.instances)
-        answers = _score(deployment, ids, rows, metrics, log, started)
+            answers = _answer_online(
+                deployment, ids, rows, fresh_at, batch_scores(model), metrics, log, started, as_of
+            )
         metrics.processing_duration.labels(model).observe(time.perf_counter() - started)
         return {"model": model, "predictions": answers}
 
@@ -274,64 +320,117 @@ def _error(hub: ModelHub, model: str) -> str:
     return (status.last_error if status else None) or "loading"
 
 
-def _online_rows(deployment: Deployment, ids: list[str], store, lock, metrics) -> Any:
-    """The inputs of every loaded variant for `ids` from the online store, one read per
-    feature service (a challenger may use another); 404 for ids the store does not know."""
-    import pandas as pd
+def _fresh_at(as_of: dt.date | None, clock: str) -> dt.datetime | None:
+    """When features must still be within their TTL: at the end of `as_of` (features of a day
+    are stamped at its end), else now on the wall clock; None: the data home runs on a
+    simulated calendar (`feature_clock` "as_of") and the request names no day."""
+    if as_of is not None:
+        return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC) if clock == "wall" else None
 
-    from mlops_assets.core.feature_store import online_features
+
+def _answer_online(
+    deployment, ids, rows, fresh_at, scores, metrics, log, started, as_of
+) -> list[dict[str, Any]]:
+    """Score the ids whose features are fresh; the stale ones get degraded answers."""
+    stale = rows.stale
+    if stale is None or not stale.any():
+        return _score(deployment, ids, rows, metrics, log, started, as_of)
+    old = [k for k, s in enumerate(stale) if s]
+    fresh = [k for k, s in enumerate(stale) if not s]
+    answers: list[Any] = [None] * len(ids)
+    if fresh:
+        scored = _score(
+            deployment, [ids[k] for k in fresh], rows.take(fresh), metrics, log, started, as_of
+        )
+        for k, answer in zip(fresh, scored, strict=True):
+            answers[k] = answer
+    why = f"online features older than their TTL at {fresh_at.isoformat()}"
+    degraded = _degraded(
+        deployment, [ids[k] for k in old], rows.take(old), why, "features_stale",
+        scores, metrics, log, as_of,
+    )  # fmt: skip
+    for k, answer in zip(old, degraded, strict=True):
+        answers[k] = answer
+    return answers
+
+
+def _online_rows(
+    deployment: Deployment, ids: list[str], store, lock, metrics, fresh_at=None
+) -> Rows:
+    """The inputs of every loaded variant for `ids` from the online store, one read per
+    feature service (a challenger may use another), with which rows are stale at `fresh_at`
+    (stale in any read: stale); 404 for ids the store does not know."""
+    from mlops_assets.core.feature_store.online import STALE_COLUMN, online_columns
 
     variants = [v for v in (deployment.champion, deployment.challenger) if v is not None]
     services = dict.fromkeys(v.inputs.feature_service for v in variants)
     needed = sorted({f for v in variants for f in v.inputs.features})
+    columns: dict[str, Any] = {}
+    stale = None
     with lock:
-        frames = [online_features(store(), ids, service) for service in services]
-    frame = frames[0]
-    if len(frames) > 1:  # the join key (and shared features) come once
-        frame = pd.concat(frames, axis=1)
-        frame = frame.loc[:, ~frame.columns.duplicated()]
-    unknown = [i for i, empty in zip(ids, frame[needed].isna().all(axis=1), strict=True) if empty]
+        for service in services:
+            read = online_columns(store(), ids, service, fresh_at=fresh_at)
+            if STALE_COLUMN in read:
+                flags = read.pop(STALE_COLUMN)
+                stale = flags if stale is None else stale | flags
+            for name, values in read.items():
+                columns.setdefault(name, values)
+    rows = Rows.from_columns({f: columns[f] for f in needed}, len(ids), stale)
+    unknown = [i for i, empty in zip(ids, rows.empty(needed), strict=True) if empty]
     if unknown:
         metrics.errors.labels(deployment.model, "features_missing").inc(len(unknown))
         raise HTTPException(
             404,
             f"no online features for {len(unknown)} id(s) of {deployment.model}: {unknown[:10]}",
         )
-    return frame
+    return rows
 
 
-def _from_batch(
-    model: str, ids: list[str], err: Exception, scores: BatchScores, metrics, log: PredictionLog
+def _degraded(
+    deployment: Deployment,
+    ids: list[str],
+    rows: Rows | None,
+    why: str,
+    reason: str,
+    scores: BatchScores,
+    metrics: ServiceMetrics,
+    log: PredictionLog,
+    as_of: dt.date | None,
 ) -> list[dict[str, Any]]:
-    """Degraded answers: each id's last batch score, flagged; a 503 naming both failures when
-    an id has none."""
-    reason = f"online store unavailable ({type(err).__name__}: {err})"
+    """Degraded answers, flagged and counted: each id's last batch score; failing that, the
+    champion's fallback model on the features at hand (`rows`: stale ones, or None when the
+    store is down); failing that, a 503 naming both failures."""
+    model, champion = deployment.model, deployment.champion
     found = scores.lookup(ids)
-    missing = [i for i in ids if i not in found]
-    if missing:
-        metrics.errors.labels(model, "features_missing").inc(len(missing))
+    missing = [k for k, i in enumerate(ids) if i not in found]
+    fallback: dict[int, float] = {}
+    if missing and rows is not None and champion.fallback is not None:
+        X = rows.take(missing).matrix(champion.inputs.features)
+        fallback = dict(zip(missing, champion.fallback.predict_proba(X).tolist(), strict=True))
+    unanswered = [ids[k] for k in missing if k not in fallback]
+    if unanswered:
+        metrics.errors.labels(model, "features_missing").inc(len(unanswered))
+        last = "no batch score" if rows is None else "no batch score and no fallback model"
         raise HTTPException(
-            503, f"{reason}, and no batch score for {len(missing)} id(s): {missing[:10]}"
+            503, f"{why}, and {last} for {len(unanswered)} id(s): {unanswered[:10]}"
         )
-    metrics.degraded.labels(model, "online_store_unavailable").inc(len(ids))
-    answers = [
-        {
-            "id": i,
-            "probability": found[i].probability,
-            "version": found[i].version,
-            "variant": "batch",
-            "degraded": True,
-            "degraded_reason": reason,
-            "score_date": found[i].score_date,
-        }
-        for i in ids
-    ]
+    metrics.degraded.labels(model, reason).inc(len(ids))
+    answers = []
+    for k, i in enumerate(ids):
+        if k in fallback:
+            answer = {"probability": fallback[k], "version": champion.version}
+            answer["variant"] = "fallback"
+        else:
+            answer = {"probability": found[i].probability, "version": found[i].version}
+            answer.update(variant="batch", score_date=found[i].score_date)
+        answers.append({"id": i, **answer, "degraded": True, "degraded_reason": why})
     log.append(
         model,
         [
             {
                 "id": a["id"],
-                "variant": "batch",
+                "variant": a["variant"],
                 "version": a["version"],
                 "probability": a["probability"],
                 "served": True,
@@ -339,15 +438,18 @@ def _from_batch(
             }
             for a in answers
         ],
+        as_of,
     )
     return answers
 
 
-def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> Any:
-    """Caller-sent feature values, checked against the model's inputs (names, finiteness)."""
-    import pandas as pd
-
+def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> Rows:
+    """Caller-sent feature values, checked against the inputs of every variant that may answer
+    (names, finiteness)."""
+    champion = deployment.champion
     expected = list(champion.inputs.features)
+    if deployment.challenger is not None:
+        expected += [f for f in deployment.challenger.inputs.features if f not in expected]
     for n, instance in enumerate(instances):
         missing = [f for f in expected if f not in instance]
         extra = sorted(set(instance) - set(expected))
@@ -360,16 +462,21 @@ def _instance_rows(champion: LoadedVersion, instances: list[dict[str, Any]]) -> 
         bad = [f for f in expected if instance[f] is not None and not math.isfinite(instance[f])]
         if bad:
             raise HTTPException(422, f"instances[{n}]: {bad} must be finite numbers or null")
-    return pd.DataFrame([{f: i[f] for f in expected} for i in instances], dtype="float64")
+    return Rows.from_instances(instances, expected)
 
 
 def _score(
-    deployment: Deployment, ids, rows, metrics: ServiceMetrics, log: PredictionLog, started: float
+    deployment: Deployment,
+    ids,
+    rows,
+    metrics: ServiceMetrics,
+    log: PredictionLog,
+    started: float,
+    as_of: dt.date | None = None,
 ):
     """Score each row with the variant that answers it (and the shadow), log every answer
-    with the request's latency so far and the variant's own scoring time in it; a failed
-    variant's rows are logged as errors."""
-    from mlops_assets.core import training
+    (for `as_of`, with the A/B test it belongs to) with the request's latency so far and the
+    variant's own scoring time in it; a failed variant's rows are logged as errors."""
 
     model, state = deployment.model, deployment.state
     variants = [
@@ -388,7 +495,9 @@ def _score(
             continue
         scoring = time.perf_counter()
         try:
-            X = training.feature_matrix(rows.iloc[chosen], list(loaded.inputs.features))
+            X = (rows if len(chosen) == rows.n else rows.take(chosen)).matrix(
+                loaded.inputs.features
+            )
             probs = loaded.scorer.predict_proba(X).astype(float).tolist()
         except Exception as err:
             metrics.errors.labels(model, "prediction_failed").inc(len(chosen))
@@ -403,6 +512,7 @@ def _score(
                     }
                     for k in chosen
                 ],
+                as_of,
             )
             raise HTTPException(500, f"{model} v{loaded.version} failed to score: {err}") from err
         took = time.perf_counter() - scoring
@@ -410,6 +520,7 @@ def _score(
         inference_ms[name] = round(took * 1000, 3)
         results[name] = dict(zip(chosen, probs, strict=True))
     answers, records = [], []
+    test = {"test": state.test_id} if state.mode == "ab" and state.test_id else {}
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     for k, variant in enumerate(variants):
         loaded = deployment.champion if variant == "champion" else deployment.challenger
@@ -432,6 +543,7 @@ def _score(
                 "served": True,
                 "latency_ms": latency_ms,
                 "inference_ms": inference_ms[variant],
+                **test,
             }
         )
         if state.mode == "shadow" and deployment.challenger is not None:
@@ -449,7 +561,7 @@ def _score(
         if served:
             version = answers[variants.index(variant)]["version"]
             metrics.record_predictions(model, version, variant, served)
-    log.append(model, records)
+    log.append(model, records, as_of)
     return answers
 
 

@@ -8,9 +8,11 @@ two-valued result, three confidence levels, the route template (never the raw pa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5)
 ERROR_TYPES = ("model_load", "prediction_failed", "timeout", "features_missing")
@@ -48,6 +50,7 @@ class ServiceMetrics:
     @classmethod
     def create(cls) -> ServiceMetrics:
         r = CollectorRegistry()
+        ProcessCollector(registry=r)  # process_cpu_seconds_total etc. (dashboard: Service CPU)
         memory = Gauge("app_memory_usage_bytes", "Resident memory of the service.", registry=r)
         memory.set_function(resident_bytes)
         return cls(
@@ -121,3 +124,22 @@ class ServiceMetrics:
             result = "positive" if p >= 0.5 else "negative"
             self.predictions.labels(model, version, variant, result, confidence_level(p)).inc()
             self.confidence.labels(model).observe(p)
+
+
+class ModelLoadedCollector:
+    """`ml_model_loaded{model}`: 1 while the service holds a champion for the model, 0 when it
+    knows the model but could not load one (the notes' "model status"; alert MLModelNotLoaded).
+    `loaded` returns {model: loaded?} at scrape time."""
+
+    def __init__(self, loaded: Callable[[], dict[str, bool]]) -> None:
+        self.loaded = loaded
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "ml_model_loaded",
+            "1 if the model's champion is loaded and serving, else 0",
+            labels=["model"],
+        )
+        for model, ok in sorted(self.loaded().items()):
+            family.add_metric([model], 1.0 if ok else 0.0)
+        yield family

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core import evaluation, registry
+from mlops_assets.core import evaluation, fallback_model, registry
 from mlops_assets.core.deployment import DeploymentError, DeploymentState
 from mlops_assets.core.model_inputs import MLFLOW_TAG, ModelInputs
 from mlops_assets.core.onnx_runtime import OnnxScorer, load_onnx_session
@@ -35,6 +35,7 @@ class LoadedVersion:
     scorer: OnnxScorer
     inputs: ModelInputs
     loaded_at: float
+    fallback: OnnxScorer | None = None  # `core.fallback_model`: for degraded answers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,12 +145,25 @@ class ModelHub:
                 allowed_root=self.home,
                 expected_sha256=info["tags"].get("onnx_sha256"),
             )
+            fallback = None
+            if fallback_model.SHA_TAG in info["tags"]:  # exported with one: it must load too
+                fallback = load_onnx_session(
+                    evaluation.published_onnx_path(
+                        self.tracking_uri,
+                        self.home,
+                        model,
+                        version,
+                        fallback_model.FALLBACK_ARTIFACT,
+                    ),
+                    allowed_root=self.home,
+                    expected_sha256=info["tags"][fallback_model.SHA_TAG],
+                )
         except LoadError:
             raise
         except Exception as err:  # registry, download and loader errors alike
             raise LoadError(f"{model} v{version} could not be loaded: {err}") from err
         loaded = LoadedVersion(
-            model, version, scorer, ModelInputs.from_json(raw_inputs), time.time()
+            model, version, scorer, ModelInputs.from_json(raw_inputs), time.time(), fallback
         )
         self._versions[(model, version)] = loaded
         return loaded

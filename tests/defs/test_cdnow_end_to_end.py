@@ -145,3 +145,34 @@ def test_scores_drift_reports_and_performance_are_written(run) -> None:
     assert drift.asset_key == dg.AssetKey(["cdnow_repurchase", "drift_report"])
     online = Path(settings.home_path / "feast")
     assert online.is_dir()
+
+
+def test_the_platform_metrics_read_what_the_run_wrote(run) -> None:
+    """`mlops-assets metrics`' reader over this run's home: every number comes from files
+    the real assets wrote (drift and performance summaries, history table, ingest status)."""
+    from mlops_assets.core.platform_metrics import PlatformReader
+    from mlops_assets.observability.exporter import declared_sources
+
+    settings, defs, results, _ = run
+    models, sources = declared_sources()
+    samples = PlatformReader(settings.home_path, models, sources).read()
+    got = {(s.name, s.labels): s.value for s in samples}
+    m = (("model", "cdnow_repurchase"),)
+    performance = _metadata(results["performance"], "cdnow_repurchase/model_performance")
+    assert got[("model_accuracy", (*m, ("metric", "auc_pr")))] == performance["auc_pr"]
+    assert got[("model_accuracy", (*m, ("metric", "roc_auc")))] == performance["roc_auc"]
+    assert got[("model_calibration_error", m)] == performance["ece"]
+    drift = [s for s in samples if s.name == "model_drift_score" and s.labels[0] == m[0]]
+    assert drift and all(s.value >= 0 for s in drift)
+    assert ("model_score_psi", m) in got
+    champion = defs.resources["mlflow"].model("cdnow_repurchase").alias_version("champion")
+    assert got[("model_champion_version", m)] == float(champion)
+    assert got[("model_champion_age_seconds", m)] >= 0
+    runs = {s.labels: s.value for s in samples if s.name == "retraining_runs_total"}
+    assert sum(v for k, v in runs.items() if ("outcome", "promoted") in k) >= 1
+    source = (("dataset", "cdnow"), ("source", "cdnow_purchases"))
+    assert got[("data_rows_ingested", source)] > 0
+    assert 0 <= got[("data_quarantine_rate", source)] < 0.02
+    last = dt.datetime.combine(LAST, dt.time(), dt.UTC).timestamp()
+    assert got[("data_last_partition_timestamp_seconds", source)] == last
+    assert got[("mlops_metrics_unreadable_files", ())] == 0

@@ -178,3 +178,44 @@ def test_a_range_in_one_scan_equals_its_days_one_by_one(tmp_path: Path) -> None:
         rows[mode] = _rows(home)
     assert rows["range"] == rows["days"]
     assert rows["range"]  # something was written
+
+
+def test_the_direct_sqlite_read_equals_feasts_online_read(home: Path, store) -> None:
+    """The serving hot path reads the SQLite store itself (`sqlite_reader`): for the same ids it
+    must return what `get_online_features` returns, on-demand views, missing values, ints
+    stored as floats and unknown ids included; and judge staleness by each view's TTL."""
+    from datetime import UTC, datetime, timedelta
+
+    from feast.online_response import TIMESTAMP_POSTFIX
+
+    from mlops_assets.core.feature_store.online import STALE_COLUMN, sqlite_reader
+
+    _write_history(home)
+    fs.materialize_day(store, D1, feature_views=[VIEW])
+    fs.materialize_day(store, D3, feature_views=[VIEW])
+    ids = [*IDS[::-1], "nobody", "C003"]
+    reader = sqlite_reader(store, SERVICE)
+    assert reader is not None
+    direct = fs.online_features(store, ids, SERVICE)
+    refs = fs.service_refs(store, SERVICE)
+    feast = store.get_online_features(features=refs, entity_rows={"customer_id": ids}).to_dict(
+        include_event_timestamps=True
+    )
+    expected = pd.DataFrame(
+        {"customer_id": ids, **{r.split(":")[1]: feast[r.split(":")[1]] for r in refs}}
+    )
+    pd.testing.assert_frame_equal(direct, expected, check_dtype=False)
+    assert direct.loc[len(IDS), list(FEATURE_COLUMNS)].isna().all()  # "nobody"
+
+    # stale: a value older than the view's TTL (3 days) at the moment asked about
+    stamps = np.asarray(feast["total_amount_7d" + TIMESTAMP_POSTFIX], dtype=float)
+    ttl = store.get_feature_view(VIEW).ttl.total_seconds()
+    stale_counts = []
+    for hours in (0, 24 * 5):  # D3's values fresh, then older than the TTL
+        fresh_at = (day_ts(D3) + timedelta(hours=hours)).to_pydatetime().astimezone(UTC)
+        flags = fs.online_features(store, ids, SERVICE, fresh_at=fresh_at)[STALE_COLUMN]
+        want = (stamps > 0) & (stamps < fresh_at.timestamp() - ttl)
+        assert flags.tolist() == want.tolist()
+        stale_counts.append(int(want.sum()))
+    assert stale_counts == [0, len(IDS) + 1]  # C003 twice, "nobody" never
+    assert datetime.now(UTC) > fresh_at  # the moments are in the past: judged as of them

@@ -9,13 +9,9 @@ MLflow registry underneath it, as a rollout would.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import duckdb
 import httpx
@@ -23,16 +19,15 @@ import pytest
 
 from mlops_assets.core import registry
 from mlops_assets.core.deployment import DeploymentState, variant_for
-from mlops_assets.datasets.simulator import SimulationConfig, simulate
-from tests.net import free_port
+from mlops_assets.datasets.simulator import SimulationConfig
+from tests.redis_server import redis_server
+from tests.serving.live import ADMIN_TOKEN, last_day, materialized_home, running_server, wait_until
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 MODEL = "churn"
 WORLD = SimulationConfig(days=36, customers=1000, seed=5, corrupt_rate=0.0)
-LAST_DAY = WORLD.start_date + dt.timedelta(days=WORLD.days - 1)
-ADMIN_TOKEN = "t0ken-for-the-admin-api-only"
+LAST_DAY = last_day(WORLD)
 METRICS = (
     "model_predictions_total",
     "ml_predictions_total",
@@ -44,30 +39,15 @@ METRICS = (
     "http_requests_in_progress",
     "app_memory_usage_bytes",
     "ml_degraded_predictions_total",
+    "ml_model_loaded",
 )
 
 
-def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _materialize_for_serving(home: Path) -> None:
-    """What serving needs, through the runner's own phases, with spans narrowed: every day's
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """What serving needs, through the runner's own phases with spans narrowed: every day's
     data (labels need the first days), the online store and the scores for the last day, the
     model trained and exported. Monitoring phases are left out (not served)."""
-    import dagster as dg
-
-    from mlops_assets.components.landing_dataset import DATASETS_DIR, load_dataset_spec
-    from mlops_assets.components.model_pipeline.spec import MODELS_DIR, load_spec
-    from mlops_assets.runner import plan, run_selection
-
-    model = load_spec(MODELS_DIR / MODEL / "defs.yaml")
-    dataset = load_dataset_spec(DATASETS_DIR / model.dataset / "defs.yaml")
     first, last = WORLD.start_date.isoformat(), LAST_DAY.isoformat()
     spans = {
         "data": (first, last),
@@ -76,60 +56,13 @@ def _materialize_for_serving(home: Path) -> None:
         "models": None,
         "scores and drift": (last, last),
     }
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLOPS_HOME", str(home))
-        mp.delenv("MLOPS_ENV", raising=False)
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        from mlops_assets.definitions import defs as load
-
-        defs, instance = load(), dg.DagsterInstance.ephemeral()
-        for phase in plan([dataset], [model]):
-            if phase.kind in spans:
-                result = run_selection(
-                    defs, phase.selection, instance=instance, partition_range=spans[phase.kind]
-                )
-                assert result.success, phase.name
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("serving")
-    home = root / "home"
-    simulate(WORLD, home / "landing")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))},
-        "MLOPS_HOME": str(home),
-        "DAGSTER_HOME": str(home / "dagster"),
-    }
-    env.pop("PYTHONWARNINGS", None)
-    _materialize_for_serving(home)
-    return {"home": home, "env": env, "tracking_uri": registry.local_tracking_uri(home)}
+    return materialized_home(tmp_path_factory.mktemp("serving"), WORLD, MODEL, spans)
 
 
 @pytest.fixture(scope="module")
 def server(home: dict) -> Iterator[httpx.Client]:
-    port = free_port()
-    env = {**home["env"], "MLOPS_ADMIN_TOKEN": ADMIN_TOKEN}
-    cmd = [str(BIN / "mlops-assets"), "serve", "--port", str(port), "--poll-seconds", "0.5"]
-    log = open(home["home"].parent / "serve.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-
-    def ready() -> bool:
-        assert proc.poll() is None, (home["home"].parent / "serve.log").read_text()[-3000:]
-        try:
-            return client.get("/readyz").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        _wait_until(ready, 90, "the service to be ready")
+    with running_server(home) as client:
         yield client
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +121,11 @@ def test_bad_requests_get_a_status_that_names_the_problem(server: httpx.Client) 
         response = predict(server, body)
         assert response.status_code == 422, body
         assert field in str(response.json()["detail"]), response.text
-    both = predict(server, {"ids": ["C1"], "instances": [{}]})
-    assert both.status_code == 422 and "exactly one of" in both.text
+    uneven = predict(server, {"ids": ["C1", "C2"], "instances": [{}]})
+    assert uneven.status_code == 422 and "must have the same length" in uneven.text
+    future = dt.date.today() + dt.timedelta(days=2)
+    ahead = predict(server, {"ids": ["C1"], "as_of": future.isoformat()})
+    assert ahead.status_code == 422 and "is in the future" in ahead.text
 
 
 def test_the_admin_api_needs_its_token(server: httpx.Client) -> None:
@@ -216,7 +152,7 @@ def test_the_server_follows_the_registry_without_a_restart(
             (described,) = server.get("/v1/models").json()["models"]
             return described["deployment"]["mode"] == "ab"
 
-        _wait_until(switched, 15, "the server to pick up the A/B split")
+        wait_until(switched, 15, "the server to pick up the A/B split")
         answers = predict(server, {"ids": ids}).json()["predictions"]
         assert [a["variant"] for a in answers] == [variant_for(state, MODEL, i) for i in ids]
         assert {a["variant"] for a in answers} == {"champion", "challenger"}
@@ -228,7 +164,7 @@ def test_the_server_follows_the_registry_without_a_restart(
             (described,) = server.get("/v1/models").json()["models"]
             return bool(described["last_error"])
 
-        _wait_until(failure_reported, 15, "the load failure to be reported")
+        wait_until(failure_reported, 15, "the load failure to be reported")
         (described,) = server.get("/v1/models").json()["models"]
         assert described["champion"] == champion and f"v{broken}" in described["last_error"]
         still = predict(server, {"ids": ids[:5]})
@@ -241,7 +177,7 @@ def test_the_server_follows_the_registry_without_a_restart(
     finally:
         registry.move_alias(uri, MODEL, registry.CHAMPION, champion, reason="test", actor="test")
         registry.set_deployment(uri, MODEL, DeploymentState().to_json())
-    _wait_until(
+    wait_until(
         lambda: server.get("/v1/models").json()["models"][0]["last_error"] is None,
         15,
         "the server to recover",
@@ -348,7 +284,7 @@ def test_a_canary_that_breaches_its_latency_budget_rolls_back_by_itself(
         return described["deployment"]["mode"], described["deployment"]["challenger_percent"]
 
     _rollout(defs, instance, action="canary", reason="test canary", requested_by="test")
-    _wait_until(lambda: mode() == ("canary", 5.0), 15, "the canary's first step")
+    wait_until(lambda: mode() == ("canary", 5.0), 15, "the canary's first step")
     answers = predict(server, {"ids": ids}).json()["predictions"]
     on_challenger = [a for a in answers if a["variant"] == "challenger"]
     assert 0 < len(on_challenger) < len(ids) * 0.15
@@ -365,7 +301,7 @@ def test_a_canary_that_breaches_its_latency_budget_rolls_back_by_itself(
     assert config["action"] == "rollback" and "p95 scoring latency" in config["reason"]
     assert breach.tags["mlops/rollout_action"] == "rollback"
     _rollout(defs, instance, **config)
-    _wait_until(lambda: mode() == ("single", 0.0), 15, "the rollback to reach the server")
+    wait_until(lambda: mode() == ("single", 0.0), 15, "the rollback to reach the server")
     answers = predict(server, {"ids": ids}).json()["predictions"]
     assert {(a["variant"], a["version"]) for a in answers} == {("champion", champion)}
     target = registry.serving_target(uri, MODEL)
@@ -455,7 +391,7 @@ def test_a_blue_green_switch_under_load_drops_no_request(
         def switched() -> bool:
             return bool(versions) and versions[-1] == green
 
-        _wait_until(switched, 15, "the switch to green to reach the clients")
+        wait_until(switched, 15, "the switch to green to reach the clients")
         time.sleep(0.5)
     finally:
         stop.set()
@@ -466,3 +402,113 @@ def test_a_blue_green_switch_under_load_drops_no_request(
     assert versions[0] == before and versions[-1] == green
     first_green = versions.index(green)
     assert set(versions[first_green:]) == {green}, "a request went back to blue after the switch"
+
+
+def test_stale_features_are_answered_from_the_batch_score_or_the_fallback_model(
+    server: httpx.Client, home: dict, batch: dict
+) -> None:
+    """Ten days after the last materialized day, every online feature is older than its
+    view's 3-day TTL: scored ids get their last batch score, the others the fallback model."""
+    frame = batch["frame"].head(5)
+    later = (LAST_DAY + dt.timedelta(days=10)).isoformat()
+    champion = registry.alias_version(home["tracking_uri"], MODEL, registry.CHAMPION)
+    wait_until(
+        lambda: server.get("/v1/models").json()["models"][0]["champion"] == champion,
+        15,
+        "the server to serve the registry's champion",
+    )
+    with duckdb.connect(str(home["home"] / "warehouse.duckdb"), read_only=True) as con:
+        unscored = [
+            r[0]
+            for r in con.execute(
+                "SELECT customer_id FROM main.customer_activity_features WHERE feature_date = ? "
+                f"AND customer_id NOT IN (SELECT customer_id FROM monitoring.{MODEL}_predictions) "
+                "ORDER BY 1 LIMIT 3",
+                [LAST_DAY],
+            ).fetchall()
+        ]
+    assert len(unscored) == 3
+    fresh = predict(server, {"ids": frame["customer_id"].tolist(), "as_of": LAST_DAY.isoformat()})
+    assert {a["degraded"] for a in fresh.json()["predictions"]} == {False}
+    response = predict(server, {"ids": [*frame["customer_id"], *unscored], "as_of": later})
+    assert response.status_code == 200, response.text
+    answers = response.json()["predictions"]
+    assert all(a["degraded"] and "older than their TTL" in a["degraded_reason"] for a in answers)
+    assert [a["variant"] for a in answers] == ["batch"] * 5 + ["fallback"] * 3
+    assert [a["probability"] for a in answers[:5]] == frame["score"].tolist()
+    assert {a["version"] for a in answers[5:]} == {champion}
+    assert all(0 < a["probability"] < 1 for a in answers[5:])
+    assert 'ml_degraded_predictions_total{model="churn",reason="features_stale"} 8.0' in (
+        server.get("/metrics").text
+    )
+    logged = (home["home"] / "serving" / "predictions" / MODEL / f"{later}.jsonl").read_text()
+    assert logged.count('"variant":"fallback"') == 3 and logged.count('"degraded":true') == 8
+
+
+def test_with_redis_as_the_online_store_stopping_it_degrades_the_answers(
+    home: dict, batch: dict, tmp_path
+) -> None:
+    """The prod profile's online store: features materialized into a real Redis; the server
+    answers from it, then from the last batch scores once Redis is stopped."""
+    from mlops_assets.components.landing_dataset import DATASETS_DIR, load_dataset_spec
+    from mlops_assets.core.feature_store import materialize_day, open_store
+
+    frame = batch["frame"].head(10)
+    ids = frame["customer_id"].tolist()
+    dataset = load_dataset_spec(DATASETS_DIR / "churn_world" / "defs.yaml")
+    with redis_server(tmp_path) as (url, redis_proc):
+        store = open_store(home["home"], env="prod", redis_url=url)
+        materialize_day(
+            store, LAST_DAY, feature_views=dataset.features.online_views, method="feast"
+        )
+        # a simulated calendar: the features' TTL is judged against a request's as_of only
+        prod_env = {"MLOPS_ENV": "prod", "MLOPS_REDIS_URL": url, "MLOPS_FEATURE_CLOCK": "as_of"}
+        prod = {**home, "env": {**home["env"], **prod_env}}
+        with running_server(prod) as server:
+            live = predict(server, {"ids": ids})
+            assert live.status_code == 200, live.text
+            answers = live.json()["predictions"]
+            assert {(a["variant"], a["degraded"]) for a in answers} == {("champion", False)}
+            assert [a["probability"] for a in answers] == frame["score"].tolist()
+
+            redis_proc.terminate()  # the online store goes away
+            redis_proc.wait(timeout=10)
+            down = predict(server, {"ids": ids})
+            assert down.status_code == 200, down.text
+            answers = down.json()["predictions"]
+            assert {(a["variant"], a["degraded"]) for a in answers} == {("batch", True)}
+            assert "online store unavailable" in answers[0]["degraded_reason"]
+            assert [a["probability"] for a in answers] == frame["score"].tolist()
+            assert (
+                'ml_degraded_predictions_total{model="churn",reason="online_store_unavailable"} '
+                "10.0" in server.get("/metrics").text
+            )
+
+
+def test_every_dashboard_panel_returns_series(server: httpx.Client, batch: dict, tmp_path) -> None:
+    """Grafana is not installable here, so each panel's query (deploy/grafana/dashboards) runs
+    against a real Prometheus that scraped this service and the platform exporter; each must
+    return series. The exporter reads a platform home written with the assets' writers (this
+    module's home runs no performance or history phase)."""
+    from tests.observability import servers
+    from tests.observability.dashboards import empty_queries
+    from tests.observability.platform_home import healthy_home
+
+    platform = tmp_path / "platform"
+    healthy_home(platform)
+    service = f"{server.base_url.host}:{server.base_url.port}"
+    ids = batch["frame"]["customer_id"].head(20).tolist()
+    with (
+        servers.exporter(platform, tmp_path) as exporter,
+        servers.prometheus(
+            tmp_path, {"mlops-serving": service, "mlops-platform": exporter}, []
+        ) as prometheus,
+    ):
+        for _ in range(4):  # traffic over several scrapes, so every rate has two points
+            assert predict(server, {"ids": ids}).status_code == 200
+            assert predict(server, {"ids": ["NOBODY"]}).status_code == 404  # an error by type
+            time.sleep(1.2)
+        deadline = time.monotonic() + 30
+        while (missing := empty_queries(prometheus)) and time.monotonic() < deadline:
+            time.sleep(1)
+    assert not missing, "panels without series:\n" + "\n".join(missing)

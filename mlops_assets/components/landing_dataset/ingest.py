@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from mlops_assets.components.landing_dataset.spec import DATA_STAGE, DatasetSpec
-from mlops_assets.core import ingest, quality
+from mlops_assets.core import ingest, ingest_status, quality
 from mlops_assets.core.schemas import DatasetContract, SourceSpec
 from mlops_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
 from mlops_assets.settings import Settings
@@ -129,6 +129,15 @@ def build_ingest_asset(
                     ) from err
                 for w in result.warnings:
                     context.log.warning(w)
+                ingest_status.write_status(  # the platform metrics read this, not DuckDB
+                    settings.home_path,
+                    spec.name,
+                    source.name,
+                    day,
+                    result.rows_in,
+                    result.valid,
+                    result.quarantined,
+                )
                 totals.update(rows_in=result.rows_in, valid=result.valid)
                 totals.update(quarantined=result.quarantined)
                 reasons.update(result.reasons)

@@ -11,12 +11,13 @@ TRIGGER_TAG = "mlops/trigger"
 MODEL_TAG = "mlops/model"
 STAGE_TAG = "mlops/stage"
 # Stages select the model layer across every model (runner phases, jobs): `tag:mlops/stage=…`
-TRAINING, EXPORT, SCORING, PERFORMANCE, HISTORY = (
+TRAINING, EXPORT, SCORING, PERFORMANCE, HISTORY, SERVING = (
     "training",
     "export",
     "scoring",
     "performance",
     "history",
+    "serving",  # prediction log and A/B tests: materialized on demand, not by the runner
 )
 LABEL_DELAY_METADATA = "mlops/label_delay_days"
 PREDICTIONS_SCHEMA = "monitoring"

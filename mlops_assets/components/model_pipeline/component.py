@@ -6,10 +6,10 @@
 From the YAML alone (no Feast registry, no MLflow at load) it builds, keys prefixed by the
 model's name: training_set → candidate_<kind>… → challenger (+ blocking approval_gate) →
 champion → onnx (+ blocking onnx_parity) → daily_scores → drift_report / model_performance,
-and retraining_history; the model's jobs, sensors and schedules (see `automation`). The data
-layer is referenced, never copied: the model's `dataset:` names the dataset component
-(`defs/datasets/<dataset>/`) whose online features it follows and whose days it counts, and
-the Feast registry is shared.
+and retraining_history; the serving side: prediction_log → ab_test; the model's jobs,
+sensors and schedules (see `automation`). The data layer is referenced, never copied: the
+model's `dataset:` names the dataset component (`defs/datasets/<dataset>/`) whose online
+features it follows and whose days it counts, and the Feast registry is shared.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from mlops_assets.components.landing_dataset import DatasetSpec, LandingDataset
 from mlops_assets.components.model_pipeline import (
+    ab_testing,
     automation,
     export,
     monitoring,
@@ -91,6 +92,8 @@ def build_model_defs(spec: ModelSpec, dataset: DatasetSpec) -> dg.Definitions:
             monitoring.build_drift_report(spec, dataset, partitions),
             monitoring.build_model_performance(spec, dataset, partitions),
             monitoring.build_retraining_history(spec),
+            ab_testing.build_prediction_log(spec, partitions),
+            ab_testing.build_ab_test(spec),
         ],
         asset_checks=[training.build_approval_gate(spec)],
         jobs=[*jobs.values(), training.build_rollback_job(spec), rollout_job],

@@ -31,7 +31,8 @@ def build_onnx(spec: ModelSpec, dataset: DatasetSpec) -> dg.AssetsDefinition:
         description=(
             f"Self-contained ONNX file of `{spec.name}`'s champion (ZipMap off, float32 "
             "`features` input in the version's input order), logged to the version's MLflow "
-            "run as `onnx/model.onnx` with parity and latency measured, plus its drift reference."
+            "run as `onnx/model.onnx` with parity and latency measured, plus its drift reference "
+            "and the fallback model degraded answers use (`onnx/fallback.onnx`)."
         ),
         check_specs=[
             dg.AssetCheckSpec(
@@ -47,7 +48,7 @@ def build_onnx(spec: ModelSpec, dataset: DatasetSpec) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         from mlflow import MlflowClient
 
-        from mlops_assets.core import drift_reference, evaluation
+        from mlops_assets.core import drift_reference, evaluation, fallback_model
         from mlops_assets.core.onnx_export import export_onnx
         from mlops_assets.core.onnx_runtime import latency_profile, load_onnx_session, parity
 
@@ -116,12 +117,24 @@ def build_onnx(spec: ModelSpec, dataset: DatasetSpec) -> dg.AssetsDefinition:
                 spec.population.sql,
             )
             client.log_artifacts(info["run_id"], str(folder), drift_reference.ARTIFACT_DIR)
+            # the degraded-mode model of this version (stale features, no batch score)
+            fallback = fallback_model.build_fallback(
+                df, features, test_fraction=float(info["params"]["test_fraction"])
+            )
+            fallback_path = out_dir / "fallback.onnx"
+            fallback_path.write_bytes(fallback.model_bytes)
+            client.log_artifact(info["run_id"], str(fallback_path), "onnx")
         describe = exported.describe()
         registry.set_tags(  # the sha256 tag describes the published file only
             mlflow.tracking_uri,
             spec.name,
             version,
-            {"onnx_sha256": exported.sha256, "onnx_parity_max_abs_diff": f"{max_diff:.3g}"}
+            {
+                "onnx_sha256": exported.sha256,
+                "onnx_parity_max_abs_diff": f"{max_diff:.3g}",
+                fallback_model.SHA_TAG: fallback.sha256,
+                fallback_model.AUC_PR_TAG: f"{fallback.auc_pr:.4f}",
+            }
             if passed
             else {"onnx_rejected_parity_max_abs_diff": f"{max_diff:.3g}"},
         )
@@ -140,6 +153,7 @@ def build_onnx(spec: ModelSpec, dataset: DatasetSpec) -> dg.AssetsDefinition:
                 "parity_max_abs_diff": max_diff,
                 "parity_rows": len(X),
                 "drift_reference": dg.MetadataValue.json(reference),
+                "fallback_auc_pr": fallback.auc_pr if passed else float("nan"),
                 **{f"latency_{k}": float(v) for k, v in latency.items()},
             },
             check_results=[

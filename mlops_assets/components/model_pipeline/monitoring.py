@@ -38,13 +38,48 @@ def daily_partitions(spec: ModelSpec) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=spec.partitions.start_date.isoformat())
 
 
+def population_features(con, store, spec: ModelSpec, inputs, days: list[dt.date]):
+    """The scored population of `days` (the model's `population:` rule on its mart) with the
+    inputs' features as of the end of each day, point-in-time: one feature read for the whole
+    range, not one per day. Columns: the join key, `score_date` and the features. The batch
+    scores and the serving replay read the same rows."""
+    import pandas as pd
+
+    from mlops_assets.core import feature_store
+
+    q = common.quote
+    join_key = spec.entity.join_key
+    population = con.execute(
+        f"SELECT {q(join_key)}, {q(spec.features.date_column)} AS score_date "
+        f"FROM main.{q(spec.features.mart)} "
+        f"WHERE {q(spec.features.date_column)} BETWEEN ? AND ? AND ({spec.population.sql}) "
+        f"ORDER BY score_date, {q(join_key)}",
+        [days[0], days[-1]],
+    ).df()
+    missing = sorted(set(days) - set(pd.to_datetime(population["score_date"]).dt.date))
+    if missing:
+        raise ValueError(f"no feature rows for {missing[:5]}: are these days ingested?")
+    score_dates = pd.to_datetime(population["score_date"])
+    events = pd.DataFrame(
+        {
+            join_key: population[join_key],
+            "event_timestamp": score_dates.dt.tz_localize("UTC") + pd.Timedelta(days=1),
+        }
+    )
+    frame = feature_store.training_set(store, events, inputs.feature_service)
+    absent = [f for f in inputs.features if f not in frame.columns]
+    if absent:
+        raise ValueError(
+            f"needs {absent}, which service {inputs.feature_service!r} no longer yields"
+        )
+    return frame.assign(score_date=score_dates.dt.date.to_numpy())
+
+
 def build_daily_scores(
     spec: ModelSpec, dataset: DatasetSpec, partitions: dg.PartitionsDefinition
 ) -> dg.AssetsDefinition:
     keys = spec.keys
-    q = common.quote
     join_key, mart = spec.entity.join_key, spec.features.mart
-    date_col = spec.features.date_column
     table = common.predictions_table(spec)
     population = spec.population.description or spec.population.sql
 
@@ -71,9 +106,7 @@ def build_daily_scores(
         feast: FeatureStoreResource,
         mlflow: ModelRegistry,
     ) -> dg.MaterializeResult:
-        import pandas as pd
-
-        from mlops_assets.core import evaluation, feature_store
+        from mlops_assets.core import evaluation
         from mlops_assets.core.onnx_runtime import load_onnx_session
 
         handle = mlflow.model(spec.name)
@@ -91,36 +124,13 @@ def build_daily_scores(
         )
         store = feast.store()
         with warehouse.connect() as con:
-            # one point-in-time read and one batch for the whole range: a backfill of 90 days
-            # costs one feature join, not 90
-            population = con.execute(
-                f"SELECT {q(join_key)}, {q(date_col)} AS score_date FROM main.{q(mart)} "
-                f"WHERE {q(date_col)} BETWEEN ? AND ? AND ({spec.population.sql}) "
-                f"ORDER BY score_date, {q(join_key)}",
-                [days[0], days[-1]],
-            ).df()
-            missing = sorted(set(days) - set(pd.to_datetime(population["score_date"]).dt.date))
-            if missing:
-                raise dg.Failure(f"no feature rows for {missing[:5]}: are these days ingested?")
-            score_dates = pd.to_datetime(population["score_date"])
-            events = pd.DataFrame(
-                {
-                    join_key: population[join_key],
-                    "event_timestamp": score_dates.dt.tz_localize("UTC") + pd.Timedelta(days=1),
-                }
-            )
-            frame = feature_store.training_set(store, events, inputs.feature_service)
-            absent = [f for f in features if f not in frame.columns]
-            if absent:
-                raise dg.Failure(
-                    f"v{version} needs {absent}, which service {inputs.feature_service!r} "
-                    "no longer yields"
-                )
+            try:
+                frame = population_features(con, store, spec, inputs, days)
+            except ValueError as err:
+                raise dg.Failure(f"v{version}: {err}") from err
             scores = scorer.predict_proba(training.feature_matrix(frame, features))
-            frame = frame[[join_key, *features]].assign(
-                score_date=score_dates.dt.date.to_numpy(),
-                score=scores.astype("float64"),
-                model_version=version,
+            frame = frame[[join_key, *features, "score_date"]].assign(
+                score=scores.astype("float64"), model_version=version
             )
             _replace_days(con, table, frame, [join_key, *features], days[0], days[-1])
             export_latest_scores(con, table, join_key, settings.home_path, spec.name)
@@ -264,6 +274,7 @@ def build_drift_report(
                     result.table, day, first_day, windows
                 )
                 warming = monitoring.warming_up(day, first_day, cfg.warm_up_days)
+                score_psi = float(score.table["psi"].iloc[0])
                 store.write(
                     day,
                     monitoring.DRIFT_OWNER,
@@ -271,13 +282,15 @@ def build_drift_report(
                     drifted_features=drifted,
                     drift_share=share,
                     warming_up=warming,
+                    feature_psi=_judged_psi(result.table, judged),
+                    score_psi=score_psi,
                 )
                 judged_days.append(
                     DayDrift(
                         day=day,
                         model_version=version,
                         result=result,
-                        score_psi=float(score.table["psi"].iloc[0]),
+                        score_psi=score_psi,
                         drifted=drifted,
                         drift_share=share,
                         judged=judged,
@@ -339,6 +352,12 @@ def build_drift_report(
         )
 
     return drift_report
+
+
+def _judged_psi(table, judged: list[str]) -> dict[str, float]:
+    """PSI of each judged input (NaN-free, for the platform metrics)."""
+    rows = table[table["feature"].isin(judged)]
+    return {str(f): float(p) for f, p in zip(rows["feature"], rows["psi"], strict=True) if p == p}
 
 
 def _markdown(table) -> str:
@@ -425,6 +444,8 @@ def build_model_performance(
                     monitoring.PERFORMANCE_OWNER,
                     model_version=str(joined["model_version"].iloc[0]),
                     auc_pr=metrics["auc_pr"],
+                    roc_auc=metrics["roc_auc"],
+                    ece=metrics["ece"],
                     warming_up=bool(
                         landed and monitoring.warming_up(day, landed[0], spec.drift.warm_up_days)
                     ),
@@ -495,6 +516,7 @@ def build_retraining_history(spec: ModelSpec) -> dg.AssetsDefinition:
                 "gate_passed": v["tags"].get("gate_passed", "not evaluated"),
                 "gate_reasons": v["tags"].get("gate_reasons", ""),
                 "promoted": "champion_since" in v["tags"],
+                "champion_since": v["tags"].get("champion_since", ""),
                 "is_champion": v["version"] == champion,
             }
             for v in registry.versions(mlflow.tracking_uri, spec.name)

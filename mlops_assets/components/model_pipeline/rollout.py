@@ -5,7 +5,9 @@ follow it within seconds. The job is the one writer of that state, so every chan
 Dagster run with who asked and why (run tags, the state's `updated_by` / `reason`, and an
 observation on `<model>/champion` in the UI):
 
-* `shadow` / `canary` / `ab`: start that mode with the challenger (canary: first step);
+* `shadow` / `canary` / `ab`: start that mode with the challenger (canary: first step; ab: a
+  new A/B test, recorded on the registered model's `mlops.ab_test` tag, that the
+  `<model>/ab_test` asset judges and concludes; any later action stops a running test);
 * `advance`: the canary's next step (the sensor asks for it);
 * `promote`: the blue-green switch, `champion` ← the challenger's version, then `single`;
 * `rollback`: back to `single` at once (the champion never moved during the canary).
@@ -23,6 +25,7 @@ import dagster as dg
 from mlops_assets.components.model_pipeline import common
 from mlops_assets.components.model_pipeline.spec import ModelSpec
 from mlops_assets.core import registry
+from mlops_assets.core.ab_test import AB_TEST_TAG, ABTest, new_test_id
 from mlops_assets.core.deployment import DeploymentError, DeploymentState
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.settings import Settings
@@ -56,12 +59,31 @@ def build_rollout_job(spec: ModelSpec) -> dg.JobDefinition:
             new_state = _next_state(spec, policy, target, state, config, uri)
         except (registry.RegistryError, DeploymentError, ValueError) as err:
             raise dg.Failure(f"{spec.name}: {config.action} refused: {err}") from err
+        by = f"{config.requested_by} (run {context.run.run_id[:8]})"
+        test = None
+        if config.action == "ab":
+            test = ABTest(
+                id=new_test_id(spec.name),
+                champion=target.champion or "",
+                challenger=target.challenger or "",
+                percent=new_state.challenger_percent,
+                started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                started_by=by,
+                reason=config.reason,
+            )
         stamped = new_state.changed(
-            by=f"{config.requested_by} (run {context.run.run_id[:8]})",
+            by=by,
             reason=config.reason,
             mode=new_state.mode,
             challenger_percent=new_state.challenger_percent,
+            test_id=test.id if test else "",
         )
+        if state.mode == "ab" and state.test_id:
+            why = f"{config.action}: {config.reason}"
+            end_ab_test(uri, spec.name, "stopped", config.action, why)
+        if test is not None:
+            registry.set_model_tag(uri, spec.name, AB_TEST_TAG, test.to_json())
+            context.log.info(f"{spec.name}: A/B test {test.id} started")
         registry.set_deployment(uri, spec.name, stamped.to_json())
         after = registry.serving_target(uri, spec.name)
         context.log.info(
@@ -80,6 +102,7 @@ def build_rollout_job(spec: ModelSpec) -> dg.JobDefinition:
                     "challenger_version": after.challenger or "none",
                     "reason": config.reason,
                     "requested_by": config.requested_by,
+                    "ab_test": stamped.test_id or "none",
                 },
             )
         )
@@ -95,6 +118,16 @@ def build_rollout_job(spec: ModelSpec) -> dg.JobDefinition:
         rollout()
 
     return rollout_job
+
+
+def end_ab_test(uri: str, model: str, status, verdict: str, reason: str) -> ABTest | None:
+    """Record how the model's running A/B test ended (None: no test was running)."""
+    test = ABTest.from_json(registry.model_tag(uri, model, AB_TEST_TAG))
+    if test is None or test.status != "running":
+        return None
+    ended = test.ended(status, verdict, reason)
+    registry.set_model_tag(uri, model, AB_TEST_TAG, ended.to_json())
+    return ended
 
 
 def _next_state(spec, policy, target, state, config: RolloutConfig, uri: str) -> DeploymentState:

@@ -197,7 +197,8 @@ class SchedulesSpec(dg.Model):
 
 
 class ServingSpec(dg.Model):
-    """Online serving: the canary's steps and the budgets a step must stay within."""
+    """Online serving: the canary's steps and the budgets a step must stay within, and what an
+    A/B test needs before it is decided."""
 
     canary_steps: list[float] = Field(
         default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
@@ -213,6 +214,16 @@ class ServingSpec(dg.Model):
         0.25, gt=0, description="Challenger vs champion score shift (PSI) budget."
     )
     check_seconds: int = Field(30, ge=5, le=3600, description="How often the canary is judged.")
+    ab_min_samples: int = Field(
+        1000, ge=1, description="A/B test: labelled answers each variant needs before a verdict."
+    )
+    ab_min_days: int = Field(7, ge=1, description="A/B test: labelled days before a verdict.")
+    ab_alpha: float = Field(
+        0.05, gt=0, lt=1, description="A/B test: significance level (two-sided)."
+    )
+    ab_bootstrap: int = Field(
+        1000, ge=100, le=100_000, description="A/B test: bootstrap resamples of the difference."
+    )
 
     @field_validator("canary_steps")
     @classmethod
@@ -230,6 +241,16 @@ class ServingSpec(dg.Model):
             max_error_rate=self.max_error_rate,
             max_p95_ms=self.max_p95_ms,
             max_score_psi=self.max_score_psi,
+        )
+
+    def ab_policy(self):
+        from mlops_assets.core.ab_test import ABPolicy
+
+        return ABPolicy(
+            min_samples=self.ab_min_samples,
+            min_days=self.ab_min_days,
+            alpha=self.ab_alpha,
+            bootstrap=self.ab_bootstrap,
         )
 
 
@@ -329,6 +350,14 @@ class ModelKeys:
     @property
     def retraining_history(self) -> dg.AssetKey:
         return self.asset("retraining_history")
+
+    @property
+    def prediction_log(self) -> dg.AssetKey:
+        return self.asset("prediction_log")
+
+    @property
+    def ab_test(self) -> dg.AssetKey:
+        return self.asset("ab_test")
 
     def candidate(self, kind: str) -> dg.AssetKey:
         return self.asset(f"candidate_{kind}")

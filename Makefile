@@ -17,12 +17,16 @@ install: $(BIN)/.installed dbt_project/target/manifest.json
 # Debian packages for the servers and tools the tests start on loopback (binary=package); only
 # `make test` needs them, so the first command works without root.
 SYSTEM_PACKAGES := redis-server=redis-server
+# Postgres for the prod-profile tests (tests/servers.py finds initdb/pg_ctl on PATH or in
+# /usr/lib/postgresql/*/bin; pg_ctlcluster is the package's binary on PATH)
+SYSTEM_PACKAGES += pg_ctlcluster=postgresql
 # observability: promtool/prometheus (rules, end-to-end alerts), amtool/alertmanager (routing)
 SYSTEM_PACKAGES += promtool=prometheus prometheus=prometheus
 SYSTEM_PACKAGES += amtool=prometheus-alertmanager prometheus-alertmanager=prometheus-alertmanager
 
 system-packages:
 	@scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
+	@scripts/ensure-postgres-user.sh
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_assets import backup_cli
 from mlops_assets.argtypes import within
 from mlops_assets.datasets import cdnow_cli
 from mlops_assets.datasets.simulator import (
@@ -274,6 +275,16 @@ COMMANDS: dict[str, Command] = {
     "replay-cdnow": Command(help=cdnow_cli.HELP, configure=cdnow_cli.configure, run=cdnow_cli.run),
     "replay-serving": Command(help=replay.HELP, configure=replay.configure, run=replay.run),
     "serve": Command(help=serve_cli.HELP, configure=serve_cli.configure, run=serve_cli.run),
+    "backup": Command(
+        help=backup_cli.BACKUP_HELP,
+        configure=backup_cli.configure_backup,
+        run=backup_cli.run_backup,
+    ),
+    "restore": Command(
+        help=backup_cli.RESTORE_HELP,
+        configure=backup_cli.configure_restore,
+        run=backup_cli.run_restore,
+    ),
     "metrics": Command(
         help=observability_cli.METRICS_HELP,
         configure=observability_cli.configure_metrics,

@@ -16,6 +16,7 @@ import dagster as dg
 from mlops_assets.components.landing_dataset import LandingDataset
 from mlops_assets.defs.features.assets import build_feast_registry
 from mlops_assets.defs.notifications.sensors import build_notification_sensors
+from mlops_assets.defs.operations.backup import build_backup_defs
 from mlops_assets.resources.notifier import notifier_from_env
 from mlops_assets.resources.profiles import build_resources
 from mlops_assets.settings import Settings
@@ -54,4 +55,4 @@ def defs() -> dg.Definitions:
         # (and skips a process start per step). The warehouse pool guards other executors.
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(shared, datasets, tree.build_defs(MODELS))
+    return dg.Definitions.merge(shared, datasets, tree.build_defs(MODELS), build_backup_defs())

@@ -40,6 +40,25 @@ run_monitoring:
   free_slots_after_run_end_seconds: 60
 """
 
+# The production profile (MLOPS_ENV=prod): the same pools and monitoring, storage on Postgres
+# and compute logs on S3 (dagster-aws); every address and secret from the environment
+# (`resources/prod_env.py` lists them).
+PROD_DAGSTER_YAML = """\
+# Written by mlops-assets for the production profile (MLOPS_ENV=prod): Postgres storage,
+# compute logs on S3; every address and secret is read from the environment.
+storage:
+  postgres:
+    postgres_url:
+      env: MLOPS_DAGSTER_PG_URL
+compute_logs:
+  module: dagster_aws.s3.compute_log_manager
+  class: S3ComputeLogManager
+  config:
+    bucket:
+      env: MLOPS_S3_BUCKET
+    prefix: dagster/compute-logs
+""" + DAGSTER_YAML.split("\n", 1)[1]
+
 # dagster.yaml texts earlier versions wrote: replaced by DAGSTER_YAML; any other text is the
 # user's and is left as it is.
 PREVIOUS_DAGSTER_YAMLS = (
@@ -66,15 +85,29 @@ def ensure_dagster_home(home: Path, *, progress: Callable[[str], None] | None = 
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     current = config.read_text() if config.exists() else None
-    if current is None or current in PREVIOUS_DAGSTER_YAMLS:
-        config.write_text(DAGSTER_YAML)
-        if current is not None:
-            say(f"{config}: upgraded to the current generated version (run monitoring on)")
+    wanted = _generated_yaml()
+    if current is None or current in (*PREVIOUS_DAGSTER_YAMLS, DAGSTER_YAML, PROD_DAGSTER_YAML):
+        if current != wanted:
+            config.write_text(wanted)
+            if current is not None:
+                say(f"{config}: upgraded to the current generated version for this profile")
     else:
         for problem in monitoring_problems(current):
             say(f"warning: {config} (edited by hand, left as is): {problem}")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
+
+
+def _generated_yaml() -> str:
+    """The dagster.yaml of the selected profile; prod checks its variables first."""
+    from mlops_assets.profile import deployment_env
+
+    if deployment_env() != "prod":
+        return DAGSTER_YAML
+    from mlops_assets.resources.prod_env import require_prod_env
+
+    require_prod_env(os.environ)
+    return PROD_DAGSTER_YAML
 
 
 def monitoring_problems(dagster_yaml: str) -> list[str]:

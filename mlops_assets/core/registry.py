@@ -52,7 +52,7 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def ensure_experiment(
-    tracking_uri: str, experiment: str, artifact_root: Path | None, lock_dir: Path | None
+    tracking_uri: str, experiment: str, artifact_root: Path | str | None, lock_dir: Path | None
 ) -> str:
     """Create the backend (once) and the experiment; return the experiment id.
 
@@ -67,7 +67,10 @@ def ensure_experiment(
         found = client.get_experiment_by_name(experiment)
         if found is not None:
             return found.experiment_id
-        location = artifact_root.resolve().as_uri() if artifact_root else None
+        if isinstance(artifact_root, str):  # an object-store URI, e.g. s3://bucket/prefix
+            location: str | None = artifact_root
+        else:
+            location = artifact_root.resolve().as_uri() if artifact_root else None
         return client.create_experiment(experiment, artifact_location=location)
 
 

@@ -15,7 +15,8 @@ class ModelRegistry(dg.ConfigurableResource):
     each model's assets ask for theirs (`model(name)`), named in the model's YAML."""
 
     tracking_uri: str
-    artifact_root: str | None = None  # local profile only; a server decides its own
+    # local: a folder in the data home; prod: s3://bucket/prefix (None: the server decides)
+    artifact_root: str | None = None
 
     def model(self, name: str) -> "RegisteredModel":
         """One registered model (and its experiment, same name) on this backend."""
@@ -32,6 +33,10 @@ class RegisteredModel:
     artifact_root: str | None = None
 
     def experiment_id(self) -> str:
+        if self.artifact_root and "://" in self.artifact_root:  # prod: s3://bucket/prefix
+            return registry.ensure_experiment(
+                self.tracking_uri, self.name, self.artifact_root, None
+            )
         root = Path(self.artifact_root) if self.artifact_root else None
         return registry.ensure_experiment(
             self.tracking_uri, self.name, root, root.parent if root else None

@@ -16,6 +16,7 @@ from mlops_assets.core.registry import local_tracking_uri
 from mlops_assets.resources.dbt import FastDbtCliResource, dbt_project
 from mlops_assets.resources.feature_store import FeatureStoreResource
 from mlops_assets.resources.model_registry import ModelRegistry
+from mlops_assets.resources.prod_env import require_prod_env
 from mlops_assets.resources.warehouse import Warehouse
 from mlops_assets.settings import Settings
 
@@ -32,16 +33,27 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "dbt": FastDbtCliResource(
             project_dir=dbt_project,
             dbt_executable=dbt_executable(),
-            target="prod" if settings.env == "prod" else "local",
+            # DuckDB in both profiles: ingest writes the raw tables into the DuckDB warehouse,
+            # so dbt must read them there (dbt_project/profiles.yml's `prod` Postgres target
+            # needs the warehouse itself moved to Postgres first).
+            target="local",
         ),
     }
-    # The warehouse stays a DuckDB file in both profiles for now: the prod dbt target
-    # (Postgres) is configured in dbt_project/profiles.yml.
+    # The warehouse stays a DuckDB file in both profiles for now.
     common["warehouse"] = Warehouse(path=str(settings.warehouse_path))
     if settings.env == "prod":
-        common["mlflow"] = ModelRegistry(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"))
+        # every variable checked now (a missing one fails the load with its name); the values
+        # stay EnvVars, read by Dagster when a resource is built, never shown in the UI
+        require_prod_env(os.environ)
+        common["mlflow"] = ModelRegistry(
+            tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"),
+            artifact_root=dg.EnvVar("MLOPS_MLFLOW_ARTIFACT_ROOT"),
+        )
         common["feast"] = FeatureStoreResource(
-            home=settings.home, env="prod", redis_url=dg.EnvVar("MLOPS_REDIS_URL")
+            home=settings.home,
+            env="prod",
+            redis_url=dg.EnvVar("MLOPS_REDIS_URL"),
+            registry_url=dg.EnvVar("MLOPS_FEAST_REGISTRY_URL"),
         )
         return common
     common["feast"] = FeatureStoreResource(home=settings.home, env="local")

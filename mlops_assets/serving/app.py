@@ -59,6 +59,7 @@ class ServiceConfig:
     tracking_uri: str
     env: str = "local"
     redis_url: str | None = None
+    feast_registry_url: str | None = None  # prod: Feast's SQL registry on Postgres
     models: tuple[str, ...] = ()  # empty: every registered model with a champion
     poll_seconds: float = 2.0
     admin_token: str | None = None
@@ -78,6 +79,7 @@ class ServiceConfig:
             tracking_uri=environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(home),
             env=env,
             redis_url=environ.get("MLOPS_REDIS_URL") or None,
+            feast_registry_url=environ.get("MLOPS_FEAST_REGISTRY_URL") or None,
             admin_token=environ.get("MLOPS_ADMIN_TOKEN") or None,
             predict_token=environ.get("MLOPS_PREDICT_TOKEN") or None,
             feature_clock=environ.get("MLOPS_FEATURE_CLOCK")
@@ -184,7 +186,12 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         if "store" not in stores:
             from mlops_assets.core.feature_store import open_store
 
-            stores["store"] = open_store(config.home, env=config.env, redis_url=config.redis_url)
+            stores["store"] = open_store(
+                config.home,
+                env=config.env,
+                redis_url=config.redis_url,
+                registry_url=config.feast_registry_url,
+            )
         return stores["store"]
 
     @asynccontextmanager

@@ -49,11 +49,13 @@ def build_repo_config(
     env: Env = "local",
     redis_url: str | None = None,
     repo_path: Path | str | None = None,
+    registry_url: str | None = None,
 ) -> RepoConfig:
     """The Feast config, built in code so an unset variable can never leak into a path.
 
-    Mirrors feature_repo/feature_store.yaml: SQL registry on SQLite and DuckDB offline store
-    under the data home; online store SQLite locally, Redis in prod. The Redis connection string
+    Mirrors feature_repo/feature_store.yaml: SQL registry on SQLite (or on Postgres at
+    `registry_url`) and DuckDB offline store under the data home; online store SQLite locally,
+    Redis in prod. The Redis connection string
     (`host:port,password=...`) must come from the caller, i.e. from an env var; there is no default.
     """
     from feast import RepoConfig
@@ -69,15 +71,18 @@ def build_repo_config(
         online = {"type": "redis", "connection_string": redis_url}
     else:
         raise ValueError(f"env must be 'local' or 'prod', got {env!r}")
+    if registry_url is not None and not registry_url.startswith("postgresql"):
+        raise ValueError("registry_url must be a postgresql[+driver]:// SQLAlchemy URL")
     registry = SqlRegistryConfig(
         registry_type="sql",
-        path=f"sqlite:///{base / 'registry.db'}",
+        path=registry_url or f"sqlite:///{base / 'registry.db'}",
         cache_ttl_seconds=60,
-        # Several run workers may record materializations at once: wait for SQLite's lock.
+        # Several run workers may record materializations at once: wait for SQLite's lock
+        # (a SQLite-only option; Postgres handles concurrent writers itself).
         sqlalchemy_config_kwargs={
             "echo": False,
             "pool_pre_ping": True,
-            "connect_args": {"timeout": 30},
+            **({} if registry_url else {"connect_args": {"timeout": 30}}),
         },
     )
     return RepoConfig(
@@ -96,12 +101,15 @@ def open_store(
     repo_path: Path | str = REPO_PATH,
     env: Env = "local",
     redis_url: str | None = None,
+    registry_url: str | None = None,
 ) -> FeatureStore:
     """A FeatureStore on the data home (`home`, else MLOPS_HOME, failing fast when unset)."""
     from feast import FeatureStore
 
     home = home_from_env() if home is None else checked_home(home)
-    config = build_repo_config(home, env=env, redis_url=redis_url, repo_path=repo_path)
+    config = build_repo_config(
+        home, env=env, redis_url=redis_url, repo_path=repo_path, registry_url=registry_url
+    )
     return FeatureStore(repo_path=str(repo_path), config=config)
 
 

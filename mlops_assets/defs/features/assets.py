@@ -34,7 +34,7 @@ def build_feast_registry(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         from mlops_assets.core import feature_store
 
         store = feast.store()
-        summary = feature_store.apply_repo(store)
+        summary = feature_store.apply_repo(store, home=feast.home)
         context.log.info(f"feast apply: {summary}")
         return dg.MaterializeResult(
             metadata={

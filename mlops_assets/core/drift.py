@@ -546,7 +546,9 @@ def _fit_numeric(
         sample = np.sort(values[np.sort(rng.choice(len(values), size=ks_sample, replace=False))])
     else:
         sample = np.sort(values)
-    return NumericProfile(len(values) + n_missing, n_missing, edges, counts, sample)
+    profile = NumericProfile(len(values) + n_missing, n_missing, edges, counts, sample)
+    _ = profile.ks_grid  # built here, on the fitting threads, rather than by the first compare
+    return profile
 
 
 def _finite_values(s: pd.Series) -> tuple[np.ndarray, int]:

@@ -23,6 +23,13 @@ boundary). So
 where D is ``scipy.stats.ks_2samp(a, b).statistic``. In integral mode with integral current
 values, all of a cell's mass sits on its integer k, both CDFs are flat across the rest of the
 cell and ``bound = 0``: L is exactly D.
+
+**Atoms.** A heavy repeated value v of the sample (say 40 % zeros) makes its cell's
+``min(A-mass, B-mass)`` large although the CDFs only jump at v. The current values equal to v
+are counted exactly, and that cell's term becomes ``max(rest of A, rest of B)``, the masses
+of the cell without v: below v, ``|A - B|`` moves from the cell's lower boundary by at most
+what lies in [boundary, x], v excluded; from v on, it is within what lies in (x, upper
+boundary) of the value at the upper boundary.
 `ks_on_grid` returns L and the bound; callers fall back to the exact KS when the bound exceeds
 their tolerance (e.g. a heavy atom in a float column, or a degenerate reference).
 """
@@ -40,6 +47,12 @@ CELLS = 65_536
 TAIL = 1e-4
 """Share of the reference sample left in each open-ended outer cell."""
 
+ATOM_SHARE = 1e-3
+"""A sample value repeated at least this share of the time is an atom (see `ks_on_grid`)."""
+
+MAX_ATOMS = 8
+"""Atoms counted exactly in the current window (one pass each)."""
+
 KSTWO_RTOL = 1e-9
 """Relative difference allowed between `kstwo_sf` and scipy's ``kstwo.sf`` (measured <= 2e-10)."""
 
@@ -51,10 +64,12 @@ class KsGrid:
     lo: float
     scale: float
     cells: int
-    integral: bool  # cells (k - 1, k] at integers: exact for integral current values
+    integral: bool  # cells [k, k + 1) at integers: exact for integral current values
     ref_counts: np.ndarray  # sample values per cell, len cells + 2
-    ref_cumulative: np.ndarray  # sample values <= each cell's upper boundary
+    ref_cumulative: np.ndarray  # sample values below each cell's upper boundary
     n_reference: int
+    atoms: np.ndarray  # heavy repeated sample values (float64), at most one per cell
+    atom_counts: np.ndarray  # sample values equal to each atom
 
     def cell_of(self, values: np.ndarray) -> np.ndarray:
         """Cell index of every (finite float64) value; one float temporary of len(values)."""
@@ -86,9 +101,27 @@ def build_grid(sample: np.ndarray, cells: int = CELLS) -> KsGrid | None:
         if not np.isfinite(scale):
             return None
         size = cells
-    grid = KsGrid(lo, scale, size, integral, np.empty(0, np.int64), np.empty(0, np.int64), n)
+    none = np.empty(0, np.int64)
+    grid = KsGrid(lo, scale, size, integral, none, none, n, np.empty(0), none)
     counts = np.bincount(grid.cell_of(sample), minlength=size + 2)
-    return KsGrid(lo, scale, size, integral, counts, np.cumsum(counts), n)
+    atoms, atom_counts = (np.empty(0), none) if integral else _atoms(grid, sample)
+    return KsGrid(lo, scale, size, integral, counts, np.cumsum(counts), n, atoms, atom_counts)
+
+
+def _atoms(grid: KsGrid, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `MAX_ATOMS` most repeated sample values holding at least `ATOM_SHARE` each (e.g. the
+    zeros of an amount), the heaviest one per cell."""
+    starts = np.flatnonzero(np.concatenate(([True], sample[1:] != sample[:-1])))
+    values, counts = sample[starts], np.diff(starts, append=len(sample))  # sorted: no np.unique
+    heavy = np.flatnonzero(counts >= ATOM_SHARE * len(sample))
+    heavy = heavy[np.argsort(-counts[heavy], kind="stable")]
+    chosen: dict[int, int] = {}
+    for i in heavy:
+        cell = int(grid.cell_of(values[i : i + 1])[0])
+        if cell not in chosen and len(chosen) < MAX_ATOMS:
+            chosen[cell] = int(i)
+    idx = np.array(sorted(chosen.values()), dtype=np.intp)
+    return values[idx].astype(np.float64), counts[idx].astype(np.int64)
 
 
 def is_integral(values: np.ndarray) -> bool:
@@ -107,7 +140,14 @@ def ks_on_grid(grid: KsGrid, values: np.ndarray, integral: bool) -> tuple[float,
     d = float(np.max(np.abs(cdf_a - cdf_b)))
     if grid.integral and integral:
         return d, 0.0
-    bound = float(np.max(np.minimum(grid.ref_counts / n1, counts / n2)))
+    per_cell = np.minimum(grid.ref_counts / n1, counts / n2)
+    if len(grid.atoms):
+        cells = grid.cell_of(grid.atoms)
+        at = np.array([np.count_nonzero(values == v) for v in grid.atoms], dtype=np.int64)
+        rest_a = (grid.ref_counts[cells] - grid.atom_counts) / n1
+        rest_b = (counts[cells] - at) / n2
+        per_cell[cells] = np.minimum(per_cell[cells], np.maximum(rest_a, rest_b))
+    bound = float(np.max(per_cell))
     return d, bound
 
 

@@ -5,6 +5,7 @@ guarantee for large windows: at most `KS_MAX_ERROR` below scipy's statistic, nev
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -66,12 +67,10 @@ def test_grid_statistic_brackets_scipy(case: str) -> None:
     assert d <= expected <= d + bound + 1e-15, (d, bound, expected)
     if grid.integral and integral:
         assert bound == 0.0 and d == expected  # integer columns: exact, same float ops
-    if case not in ("mostly zeros", "counts, non-integral current", "heavy tail"):
-        assert bound <= KS_MAX_ERROR  # the grid is fine enough for continuous-ish data
-    # an atom of 60-70 % in a float column, non-integral values between integer cells, or a
-    # Cauchy tail stretching the equal-width cells: the bound says so, compare sorts instead
-    if case in ("mostly zeros", "counts, non-integral current", "heavy tail"):
-        assert bound > KS_MAX_ERROR
+    # non-integral values between integer cells, or a Cauchy tail stretching the equal-width
+    # cells: the bound says so (compare sorts instead); everything else is within it
+    coarse = case in ("counts, non-integral current", "heavy tail")
+    assert (bound > KS_MAX_ERROR) == coarse, bound
 
 
 def test_integral_mode_needs_integer_sample_within_the_cell_budget() -> None:
@@ -91,9 +90,8 @@ COMPARE_CASES = {
     "amounts in cents with inf": lambda r, n: np.where(
         r.random(n) < 0.01, np.inf, np.round(r.lognormal(3.01, 1, n), 2)
     ),
-    "mostly zeros (exact fallback)": lambda r, n: np.where(
-        r.random(n) < 0.6, 0.0, r.exponential(size=n)
-    ),
+    "mostly zeros": lambda r, n: np.where(r.random(n) < 0.6, 0.0, r.exponential(size=n)),
+    "cauchy (exact fallback)": lambda r, n: r.standard_cauchy(n),
     "shifted far": lambda r, n: r.normal(3, size=n),
 }
 REFERENCE = {
@@ -101,12 +99,11 @@ REFERENCE = {
     "int64 counts": lambda r, n: r.poisson(4, n),
     "float counts with NaN": lambda r, n: r.poisson(4, n).astype(float),
     "amounts in cents with inf": lambda r, n: np.round(r.lognormal(3, 1, n), 2),
-    "mostly zeros (exact fallback)": lambda r, n: np.where(
-        r.random(n) < 0.7, 0.0, r.exponential(size=n)
-    ),
+    "mostly zeros": lambda r, n: np.where(r.random(n) < 0.7, 0.0, r.exponential(size=n)),
+    "cauchy (exact fallback)": lambda r, n: r.standard_cauchy(n),
     "shifted far": lambda r, n: r.normal(size=n),
 }
-EXACT = {"int64 counts", "float counts with NaN", "mostly zeros (exact fallback)"}
+EXACT = {"int64 counts", "float counts with NaN", "cauchy (exact fallback)"}
 
 
 @pytest.mark.parametrize("case", list(COMPARE_CASES))
@@ -129,7 +126,7 @@ def test_compare_ks_above_grid_threshold_is_within_stated_bound(case: str) -> No
     assert row.ks_pvalue <= low * (1 + KSTWO_RTOL)  # ... a larger p-value, by the bound's worth
     if case in EXACT:  # integer columns: the same statistic; the fallback: scipy's own p too
         assert d == expected.statistic
-    if case == "mostly zeros (exact fallback)":
+    if case == "cauchy (exact fallback)":
         assert row.ks_pvalue == expected.pvalue
     exact = compare(profile, cur, ks_exact=True).table.set_index("feature").loc["x"]
     assert (exact.ks_statistic, exact.ks_pvalue) == (expected.statistic, expected.pvalue)
@@ -145,3 +142,16 @@ def test_kstwo_sf_matches_scipy_where_it_replaces_smirnov(n: int) -> None:
             continue
         expected = float(stats.kstwo.sf(d, n))
         assert kstwo_sf(d, n) == pytest.approx(expected, rel=KSTWO_RTOL, abs=1e-300), (n, nd2)
+
+
+def test_atoms_are_counted_exactly_and_tighten_the_bound() -> None:
+    r = _rng("atoms")
+    ref = np.sort(np.where(r.random(50_000) < 0.4, 0.0, r.lognormal(3, 1, 50_000)))
+    cur = np.where(r.random(60_000) < 0.45, 0.0, r.lognormal(3, 1, 60_000))
+    grid = build_grid(ref)
+    assert grid.atoms.tolist() == [0.0] and grid.atom_counts[0] == np.count_nonzero(ref == 0)
+    d, bound = ks_on_grid(grid, cur, integral=False)
+    expected = stats.ks_2samp(ref, cur).statistic
+    assert d <= expected <= d + bound and bound <= KS_MAX_ERROR
+    plain = replace(grid, atoms=np.empty(0), atom_counts=np.empty(0, np.int64))  # no atom rule
+    assert ks_on_grid(plain, cur, integral=False)[1] > 0.3  # min of the zero cell's masses

@@ -326,9 +326,21 @@ def training_set(
     features = pa.table({name: columns[name] for name in plan.outputs}).to_pandas()
     position = np.empty(len(rows), dtype=np.intp)
     position[rows] = np.arange(len(rows))  # the join row holding each input row
-    features = features.take(position)
-    features.index = labels.index  # no copy (set_axis copies)
-    return pd.concat([labels, features], axis=1, copy=False)
+    return pd.concat([labels, _take_rows(features, position, labels.index)], axis=1, copy=False)
+
+
+def _take_rows(frame: pd.DataFrame, position: Any, index: pd.Index) -> pd.DataFrame:
+    """`frame`'s rows at `position`, column by column on a few threads (the takes release the
+    GIL), left as separate columns: consolidating them into one block would copy everything."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+
+    names = list(frame.columns)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        columns = list(pool.map(lambda name: frame[name].array.take(position), names))
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=index, copy=False)
 
 
 def _training_set_feast(

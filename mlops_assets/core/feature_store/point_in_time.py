@@ -330,17 +330,36 @@ def training_set(
 
 
 def _take_rows(frame: pd.DataFrame, position: Any, index: pd.Index) -> pd.DataFrame:
-    """`frame`'s rows at `position`, column by column on a few threads (the takes release the
-    GIL), left as separate columns: consolidating them into one block would copy everything."""
+    """`frame`'s rows at `position`, column by column on a few threads (numpy's take releases
+    the GIL). Columns of one numpy dtype land in one 2-D block, as `to_pandas` made them: a
+    frame of separate columns would be copied once more by the `concat` with the labels."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
+    import numpy as np
     import pandas as pd
 
     names = list(frame.columns)
+    groups: dict[Any, list[str]] = {}
+    for name in names:
+        dtype = frame[name].dtype
+        groups.setdefault(dtype if isinstance(dtype, np.dtype) else name, []).append(name)
+    parts: list[pd.DataFrame] = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        columns = list(pool.map(lambda name: frame[name].array.take(position), names))
-    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=index, copy=False)
+        for key, cols in groups.items():
+            if not isinstance(key, np.dtype):  # an extension dtype: its own take
+                taken = frame[key].array.take(position)
+                parts.append(pd.DataFrame({key: taken}, index=index, copy=False))
+                continue
+            block = np.empty((len(cols), len(position)), dtype=key)
+
+            def take(j: int, cols: list[str] = cols, block: np.ndarray = block) -> None:
+                np.take(frame[cols[j]].to_numpy(), position, out=block[j])
+
+            list(pool.map(take, range(len(cols))))
+            parts.append(pd.DataFrame(block.T, index=index, columns=cols, copy=False))
+    out = parts[0] if len(parts) == 1 else pd.concat(parts, axis=1, copy=False)
+    return out if list(out.columns) == names else out[names]
 
 
 def _training_set_feast(

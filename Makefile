@@ -86,6 +86,7 @@ test-fast: install system-packages
 
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@$(BIN)/python bench/summary.py
 
 clean:
 	rm -rf $(MLOPS_HOME) dbt_project/target

@@ -31,7 +31,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "drift.json"
-GOALS = {"speedup_vs_evidently": 30.0, "ours_seconds": 4.0, "ours_extra_mb": 1024.0}
+GOALS = {
+    "speedup_vs_evidently": 30.0,
+    "ours_seconds": 4.0,
+    "ours_compare_seconds": 1.0,
+    "ours_extra_mb": 1024.0,
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -291,9 +296,10 @@ def main() -> None:
             f"{'ratio evidently / ours':34}{ratios['wall']:8.1f}x{ratios['cpu']:8.1f}x"
             f"{ratios['extra_mb']:9.1f}x{ratios['peak_mb']:9.1f}x"
         )
+        print(f"{'ratio evidently / ours compare':34}{ratios['wall_vs_compare_only']:8.1f}x")
     goals = {
         "ours_seconds<=4": ours["seconds"] <= GOALS["ours_seconds"],
-        "ours_compare_seconds<=4": ours["compare_seconds"] <= GOALS["ours_seconds"],
+        "ours_compare_seconds<=1": ours["compare_seconds"] <= GOALS["ours_compare_seconds"],
         "ours_extra_mb<=1024": ours["extra_mb"] <= GOALS["ours_extra_mb"],
     }
     if ratios:

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from mlops_assets.core.drift import (
+    KS_GRID_MIN_ROWS,
     OTHER,
     PSI_EPSILON,
     DriftInputError,
@@ -99,10 +100,13 @@ def test_ks_statistic_and_pvalue_equal_scipy(case: str) -> None:
     profile = fit_reference(pd.DataFrame({"x": ref}), ["x"], ks_sample=cap)
     sample = profile.numeric["x"].ks_sample
     assert len(sample) == min(cap, len(_finite(ref)))
-    row = _row(compare(profile, pd.DataFrame({"x": cur})), "x")
+    row = _row(compare(profile, pd.DataFrame({"x": cur}), ks_exact=True), "x")
     expected = stats.ks_2samp(sample, _finite(cur), method="auto")
     assert row.ks_statistic == expected.statistic  # exactly: same counts, same float ops
     assert row.ks_pvalue == expected.pvalue
+    if len(_finite(cur)) <= KS_GRID_MIN_ROWS:  # the default is exact there too
+        auto = _row(compare(profile, pd.DataFrame({"x": cur})), "x")
+        assert (auto.ks_statistic, auto.ks_pvalue) == (row.ks_statistic, row.ks_pvalue)
 
 
 def test_ks_equals_scipy_on_random_tied_data() -> None:

@@ -35,6 +35,8 @@ LAYER = {
     "drift_report",
     "model_performance",
     "retraining_history",
+    "prediction_log",
+    "ab_test",
 }
 
 

@@ -62,6 +62,7 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
         "churn_training",
         "churn_export",
         "churn_monitoring",
+        "churn_serving",
     }
     assert all(specs[f"churn/{k}"].tags["mlops/model"] == "churn" for k in LAYER)
     deps = {k: {d.asset_key.to_user_string() for d in s.deps} for k, s in specs.items()}

@@ -106,7 +106,7 @@ def build_cost_report(specs: Sequence[ModelSpec]) -> dg.AssetsDefinition:
         reports = []
         for key in context.partition_keys:
             day = dt.date.fromisoformat(key)
-            steps, walls = _steps(context.instance, day, context.run_id)
+            steps, walls = _steps(context.instance, day, context.run.run_id)
             report = cost.day_cost(day, models, steps, _serving(home, models, day), storage, prices)
             for run_id, run in report.runs.items():
                 run["wall_seconds"] = walls.get(run_id, 0.0)

@@ -94,10 +94,16 @@ def run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key.to_user_string() == key:
-            return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
-    raise AssertionError(f"{key} was not materialized")
+    """The metadata of `key`'s newest partition in the run (each partition has its own)."""
+    found = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == key
+    ]
+    if not found:
+        raise AssertionError(f"{key} was not materialized")
+    newest = max(found, key=lambda m: m.partition or "")
+    return {k: getattr(v, "value", v) for k, v in newest.metadata.items()}
 
 
 def test_the_model_beats_its_baseline_on_the_holdout_and_is_promoted(run) -> None:

@@ -206,7 +206,6 @@ def test_a_range_run_records_each_day_with_its_own_numbers(run) -> None:
     drift = _per_partition(results["scores and drift"], "cdnow_repurchase/drift_report")
     assert sorted(drift) == [d.isoformat() for d in scored[6:]]
     assert len({m["score_psi"] for m in drift.values()}) == 6
-    assert len({m["rows_scored"] for m in drift.values()}) > 1
     scores = _per_partition(results["scores and drift"], "cdnow_repurchase/daily_scores")
     assert {d: m["rows_scored"] for d, m in scores.items()} == {
         d: m["rows_scored"] for d, m in drift.items()

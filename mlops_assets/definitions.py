@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.components.landing_dataset import LandingDataset
+from mlops_assets.components.model_pipeline.component import ModelPipeline
+from mlops_assets.defs.cost.assets import build_cost_report
 from mlops_assets.defs.features.assets import build_feast_registry
 from mlops_assets.defs.notifications.sensors import build_notification_sensors
 from mlops_assets.defs.operations.backup import build_backup_defs
@@ -55,4 +57,7 @@ def defs() -> dg.Definitions:
         # (and skips a process start per step). The warehouse pool guards other executors.
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(shared, datasets, tree.build_defs(MODELS), build_backup_defs())
+    models = tree.build_defs(MODELS)
+    specs = tree.get_all_components(ModelPipeline)
+    cost = dg.Definitions(assets=[build_cost_report(specs)] if specs else [])
+    return dg.Definitions.merge(shared, datasets, models, cost, build_backup_defs())

@@ -35,6 +35,10 @@ class Settings(dg.ConfigurableResource):
     max_event_lag_hours: float = 6.0  # the day's newest event must be after 18:00
     max_landing_file_bytes: int = 256 * 1024 * 1024  # a bigger landing file is refused unread
 
+    # cost (core.cost): prices in one currency; a model's monthly budget is in its YAML
+    cpu_hour_price: float = 0.05  # per vCPU-hour (an on-demand cloud core)
+    gb_month_price: float = 0.023  # per GB-month of storage (object-store list price)
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls(home=str(mlops_home()), env=deployment_env())

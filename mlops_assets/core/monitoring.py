@@ -115,8 +115,20 @@ class DaySummary:
 DRIFT_OWNER = "drift"  # writes model_version, drifted_features, drift_share, warming_up
 PERFORMANCE_OWNER = "performance"  # writes model_version, auc_pr, warming_up
 # read by the platform metrics only (not part of DaySummary): PSI per judged input and of the
-# score; ROC-AUC and expected calibration error of a labelled day
-_METRICS_ONLY = {DRIFT_OWNER: {"feature_psi", "score_psi"}, PERFORMANCE_OWNER: {"roc_auc", "ece"}}
+# score; ROC-AUC and expected calibration error of a labelled day; the output monitoring's
+# numbers (core.output_monitoring)
+_METRICS_ONLY = {
+    DRIFT_OWNER: {
+        "feature_psi",
+        "score_psi",
+        "score_kl",
+        "bucket_deviation",
+        "rows_scored",
+        "volume_ratio",
+        "out_of_range_share",
+    },
+    PERFORMANCE_OWNER: {"roc_auc", "ece", "precision_top", "recall_top"},
+}
 _OWNED_FIELDS: Mapping[str, frozenset[str]] = {
     DRIFT_OWNER: frozenset(
         {"model_version", "drifted_features", "drift_share", "warming_up"}

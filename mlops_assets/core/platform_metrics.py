@@ -117,6 +117,63 @@ METRICS: tuple[MetricInfo, ...] = (
         ("asset", "severity"),
         "Asset checks of this severity (error, warn) whose newest result failed",
     ),
+    # output and business monitoring (core.output_monitoring), of the same days as the drift
+    # and the performance numbers
+    MetricInfo(
+        "model_score_kl",
+        "gauge",
+        ("model",),
+        "KL divergence of the score distribution vs reference",
+    ),
+    MetricInfo(
+        "model_score_bucket_deviation",
+        "gauge",
+        ("model",),
+        "Largest relative change of a score bucket's share vs the reference",
+    ),
+    MetricInfo("model_scoring_volume_rows", "gauge", ("model",), "Rows scored that day"),
+    MetricInfo(
+        "model_scoring_volume_ratio",
+        "gauge",
+        ("model",),
+        "Rows scored vs the same weekday one week earlier (absent without that day)",
+    ),
+    MetricInfo(
+        "model_out_of_range_share",
+        "gauge",
+        ("model",),
+        "Largest share of a numeric input's values outside the training range ± 3σ",
+    ),
+    MetricInfo(
+        "model_top_decile",
+        "gauge",
+        ("model", "metric"),
+        "Precision (metric=precision) and recall (metric=recall) in the top decile of scores, "
+        "newest labelled day",
+    ),
+    # cost (the cost_report asset's newest day, core.cost)
+    MetricInfo(
+        "mlops_cost_budget_ratio",
+        "gauge",
+        ("model",),
+        "Month-to-date cost / the budget prorated to the same day of the month",
+    ),
+    MetricInfo("mlops_cost_month_to_date", "gauge", ("model",), "Cost this month so far"),
+    MetricInfo("mlops_cost_monthly_budget", "gauge", ("model",), "The model's monthly budget"),
+    MetricInfo("mlops_cost_daily", "gauge", ("model",), "Cost of the newest reported day"),
+    MetricInfo(
+        "mlops_cost_per_1k_predictions",
+        "gauge",
+        ("model",),
+        "Serving cost per 1,000 logged predictions, newest reported day",
+    ),
+    MetricInfo(
+        "mlops_compute_seconds",
+        "gauge",
+        ("model", "kind"),
+        "CPU seconds of the newest reported day (kind=batch: run steps; kind=serving)",
+    ),
+    MetricInfo("mlops_cost_day_timestamp_seconds", "gauge", (), "The day the cost numbers are of"),
     MetricInfo(
         "mlops_metrics_unreadable_files",
         "gauge",
@@ -196,6 +253,15 @@ def _history(path: Path) -> list[dict[str, Any]]:
     return pq.read_table(path, columns=columns).to_pylist()
 
 
+_OUTPUT_FIELDS = (
+    ("score_kl", "model_score_kl"),
+    ("bucket_deviation", "model_score_bucket_deviation"),
+    ("rows_scored", "model_scoring_volume_rows"),
+    ("volume_ratio", "model_scoring_volume_ratio"),
+    ("out_of_range_share", "model_out_of_range_share"),
+)
+
+
 def _day_seconds(day: str) -> float:
     return dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp()
 
@@ -233,6 +299,7 @@ class PlatformReader:
         for src in self.sources:
             unreadable += self._source(src, samples)
         unreadable += self._checks(samples)
+        unreadable += self._cost(samples)
         samples.append(Sample("mlops_metrics_unreadable_files", (), float(unreadable)))
         return samples
 
@@ -274,6 +341,9 @@ class PlatformReader:
                 out.append(Sample("model_score_psi", m, float(drift["score_psi"])))
             for feature, psi in sorted((drift.get("feature_psi") or {}).items()):
                 out.append(Sample("model_drift_score", (*m, ("feature", feature)), float(psi)))
+            for field_name, metric in _OUTPUT_FIELDS:
+                if drift.get(field_name) is not None:
+                    out.append(Sample(metric, m, float(drift[field_name])))
         day, perf, bad_perf = self._judged(folder / "days", "performance")
         bad += bad_perf
         if day is not None:
@@ -284,6 +354,10 @@ class PlatformReader:
                     out.append(Sample("model_accuracy", labels, float(perf[metric])))
             if perf.get("ece") is not None:
                 out.append(Sample("model_calibration_error", m, float(perf["ece"])))
+            for metric in ("precision", "recall"):
+                if perf.get(f"{metric}_top") is not None:
+                    labels = (*m, ("metric", metric))
+                    out.append(Sample("model_top_decile", labels, float(perf[f"{metric}_top"])))
         if model.auc_pr_floor is not None:
             out.append(Sample("model_accuracy_floor", m, float(model.auc_pr_floor)))
         history = folder / "retraining_history.parquet"
@@ -332,6 +406,35 @@ class PlatformReader:
         )
         out.append(Sample("data_quarantine_rate", labels, status.quarantine_rate))
         out.append(Sample("data_rows_ingested", labels, float(status.rows_in)))
+        return 0
+
+    def _cost(self, out: list[Sample]) -> int:
+        """The newest `cost/<day>.json` the cost_report asset wrote."""
+        from mlops_assets.core import cost
+
+        folder = cost.cost_dir(self.home)
+        _, names = self._cache.listing(folder)
+        days = [n for n in names if _STATUS_FILE.match(n)]
+        if not days:
+            return 0
+        try:
+            report = self._cache.load(folder / days[-1], cost.read_day)
+        except (OSError, ValueError, TypeError, KeyError):
+            return 1
+        out.append(Sample("mlops_cost_day_timestamp_seconds", (), _day_seconds(report.day)))
+        for name, c in sorted(report.models.items()):
+            m = (("model", name),)
+            out.append(Sample("mlops_cost_daily", m, c.total))
+            out.append(Sample("mlops_cost_month_to_date", m, c.month_to_date))
+            batch, serving = (*m, ("kind", "batch")), (*m, ("kind", "serving"))
+            out.append(Sample("mlops_compute_seconds", batch, c.batch_cpu_seconds))
+            out.append(Sample("mlops_compute_seconds", serving, c.serving_cpu_seconds))
+            if c.monthly_budget is not None:
+                out.append(Sample("mlops_cost_monthly_budget", m, c.monthly_budget))
+            if c.budget_ratio is not None:
+                out.append(Sample("mlops_cost_budget_ratio", m, c.budget_ratio))
+            if c.per_1k_predictions is not None:
+                out.append(Sample("mlops_cost_per_1k_predictions", m, c.per_1k_predictions))
         return 0
 
     def _checks(self, out: list[Sample]) -> int:

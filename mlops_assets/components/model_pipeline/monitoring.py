@@ -135,6 +135,11 @@ def build_daily_scores(
             _replace_days(con, table, frame, [join_key, *features], days[0], days[-1])
             export_latest_scores(con, table, join_key, settings.home_path, spec.name)
         per_day = frame.groupby("score_date")["score"].agg(["size", "mean"])
+        for d, r in per_day.iterrows():
+            context.add_asset_metadata(
+                {"rows_scored": int(r["size"]), "mean_score": float(r["mean"])},
+                partition_key=d.isoformat(),
+            )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(frame),
@@ -183,6 +188,8 @@ class DayDrift:
     drift_share: float
     judged: list[str]  # features whose look-back window was complete on `day`
     warming_up: bool
+    outputs: dict[str, Any]  # check name -> core.output_monitoring.Verdict
+    numbers: dict[str, float]  # the day's output-monitoring numbers (summary, plots)
 
     def status_counts(self) -> tuple[int, int]:
         statuses = self.result.table.loc[self.result.table["feature"].isin(self.judged), "status"]
@@ -233,6 +240,7 @@ def build_drift_report(
                 description=f"Missing rate per input stays under {cfg.missing_rate_ratio}× "
                 "the training baseline.",
             ),
+            *_output_check_specs(key, spec),
         ],
     )
     def drift_report(
@@ -241,7 +249,7 @@ def build_drift_report(
         warehouse: Warehouse,
         mlflow: ModelRegistry,
     ) -> dg.MaterializeResult:
-        from mlops_assets.core import drift, drift_reference
+        from mlops_assets.core import drift, drift_reference, output_monitoring
         from mlops_assets.core.drift_report import render_evidently_report
 
         handle = mlflow.model(spec.name)
@@ -252,7 +260,9 @@ def build_drift_report(
         landed = dataset.landed_days(settings.landing_dir)
         first_day = landed[0] if landed else days[0]
         store = summary_store(settings, spec)
+        limits = spec.outputs.thresholds()
         references: dict[str, tuple[Any, dict[str, int]]] = {}
+        ranges: dict[str, dict[str, tuple[float, float]]] = {}
         judged_days: list[DayDrift] = []
         current = None
         with warehouse.connect(read_only=True) as con:
@@ -268,6 +278,11 @@ def build_drift_report(
                     )
                     references[version] = (ref, windows)
                 ref, windows = references[version]
+                if version not in ranges:
+                    ranges[version] = output_monitoring.training_ranges(
+                        {f: p.ks_sample for f, p in ref.profile.numeric.items()},
+                        limits.range_sigmas,
+                    )
                 result = drift.compare(ref.profile, current, thresholds)
                 score = drift.compare_scores(ref.score_profile, current["score"], thresholds)
                 drifted, share, judged = monitoring.judged_drift(
@@ -275,6 +290,18 @@ def build_drift_report(
                 )
                 warming = monitoring.warming_up(day, first_day, cfg.warm_up_days)
                 score_psi = float(score.table["psi"].iloc[0])
+                week_before = con.execute(
+                    f"SELECT count(*) FROM {table} WHERE score_date = ?",
+                    [day - dt.timedelta(days=7)],
+                ).fetchone()[0]
+                outputs, numbers = _judge_outputs(
+                    ref,
+                    {f: r for f, r in ranges[version].items() if f in judged},
+                    current,
+                    score_psi,
+                    int(week_before),
+                    limits,
+                )
                 store.write(
                     day,
                     monitoring.DRIFT_OWNER,
@@ -284,6 +311,16 @@ def build_drift_report(
                     warming_up=warming,
                     feature_psi=_judged_psi(result.table, judged),
                     score_psi=score_psi,
+                    **numbers,
+                )
+                context.add_asset_metadata(
+                    {
+                        "drift_share": share,
+                        "n_drifted_features": len(drifted),
+                        "score_psi": score_psi,
+                        **numbers,
+                    },
+                    partition_key=day.isoformat(),
                 )
                 judged_days.append(
                     DayDrift(
@@ -295,6 +332,8 @@ def build_drift_report(
                         drift_share=share,
                         judged=judged,
                         warming_up=warming,
+                        outputs=outputs,
+                        numbers=numbers,
                     )
                 )
         newest = judged_days[-1]
@@ -348,10 +387,96 @@ def build_drift_report(
                     passed=not missing,
                     description="; ".join(missing[:10]) or "all within limits",
                 ),
+                *_output_check_results(key, counted, len(judged_days)),
             ],
         )
 
     return drift_report
+
+
+# the output checks on the drift report: (name, severity of a failure, description)
+OUTPUT_CHECKS = (
+    ("score_distribution", dg.AssetCheckSeverity.ERROR, "Score distribution vs the reference"),
+    ("bucket_shares", dg.AssetCheckSeverity.WARN, "Share of scores per bucket vs the reference"),
+    ("scoring_volume", dg.AssetCheckSeverity.WARN, "Rows scored vs the same weekday last week"),
+    ("value_range", dg.AssetCheckSeverity.ERROR, "Inputs outside the training range ± kσ"),
+)
+
+
+def _output_check_specs(key: dg.AssetKey, spec: ModelSpec) -> list[dg.AssetCheckSpec]:
+    o = spec.outputs
+    limits = {
+        "score_distribution": f"KL ≤ {o.kl_max} and PSI ≤ {o.psi_max}",
+        "bucket_shares": f"buckets cut at {o.bucket_edges}: each share within "
+        f"±{o.bucket_deviation_max:.0%} of the reference's",
+        "scoring_volume": f"within {o.volume_min_ratio:.0%}–{o.volume_max_ratio:.0%}",
+        "value_range": f"± {o.range_sigmas:g}σ; at most {o.out_of_range_max_share:.1%} of a "
+        "numeric input's values outside",
+    }
+    return [
+        dg.AssetCheckSpec(name, asset=key, description=f"{text} (each judged day): {limits[name]}.")
+        for name, _, text in OUTPUT_CHECKS
+    ]
+
+
+def _judge_outputs(ref, ranges, current, score_psi: float, week_before: int, limits):
+    """The day's output verdicts (by check name) and numbers."""
+    from mlops_assets.core import output_monitoring as om
+
+    score_ref = next(iter(ref.score_profile.numeric.values()))
+    scores = current["score"].to_numpy(dtype="float64")
+    distribution, kl = om.score_distribution(
+        score_ref.counts, score_ref.edges, scores, score_psi, limits
+    )
+    buckets, _ = om.bucket_shares(score_ref.ks_sample, scores, limits)
+    volume = om.scoring_volume(len(current), week_before, limits)
+    value_range, _ = om.out_of_range(
+        ranges,
+        {f: current[f].to_numpy(dtype="float64", na_value=float("nan")) for f in ranges},
+        limits,
+    )
+    outputs = {
+        "score_distribution": distribution,
+        "bucket_shares": buckets,
+        "scoring_volume": volume,
+        "value_range": value_range,
+    }
+    numbers = om.metadata_numbers(
+        {
+            "score_kl": kl,
+            "bucket_deviation": buckets.value,
+            "rows_scored": len(current),
+            "volume_ratio": volume.value,
+            "out_of_range_share": value_range.value,
+        }
+    )
+    return outputs, numbers
+
+
+def _output_check_results(key: dg.AssetKey, counted: list[DayDrift], n_days: int):
+    """One result per output check over the judged (not warming-up) days of the run."""
+    results = []
+    for name, severity, _ in OUTPUT_CHECKS:
+        failing = [
+            f"{d.day}: {d.outputs[name].description}" for d in counted if not d.outputs[name].passed
+        ]
+        newest = counted[-1].outputs[name].description if counted else "no judged day (warm-up)"
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=name,
+                passed=not failing,
+                severity=severity,
+                description=(
+                    f"{len(failing)} of {len(counted)} judged day(s) failed: "
+                    + "; ".join(failing[:5])
+                    if failing
+                    else f"{len(counted)} judged day(s) of {n_days} within limits; newest: {newest}"
+                ),
+                metadata={"days_failed": len(failing), "days_judged": len(counted)},
+            )
+        )
+    return results
 
 
 def _judged_psi(table, judged: list[str]) -> dict[str, float]:
@@ -408,15 +533,26 @@ def build_model_performance(
                 asset=key,
                 description=f"AUC-PR of the day's scores, once its labels arrived, stays ≥ "
                 f"{floor}.",
-            )
+            ),
+            dg.AssetCheckSpec(
+                "top_decile",
+                asset=key,
+                description=f"Precision ≥ {spec.outputs.precision_floor} and recall ≥ "
+                f"{spec.outputs.recall_floor} in the top {spec.outputs.top_fraction:.0%} of "
+                "each labelled day's scores (warm-up days not judged).",
+            ),
         ],
     )
     def model_performance(
         context: dg.AssetExecutionContext, settings: Settings, warehouse: Warehouse
     ) -> dg.MaterializeResult:
+        from mlops_assets.core import output_monitoring
+
         landed = dataset.landed_days(settings.landing_dir)
         store = summary_store(settings, spec)
+        limits = spec.outputs.thresholds()
         results: list[tuple[dt.date, dict[str, float]]] = []
+        top_failing: list[str] = []
         with warehouse.connect(read_only=True) as con:
             for day in _days(context):
                 joined = con.execute(
@@ -439,6 +575,26 @@ def build_model_performance(
                 metrics = training.metrics_from_predictions(
                     joined["label"].to_numpy(), joined["score"].to_numpy()
                 )
+                precision, recall = output_monitoring.top_fraction(
+                    joined["label"].to_numpy(), joined["score"].to_numpy(), limits.top_fraction
+                )
+                top = output_monitoring.top_decile(
+                    joined["label"].to_numpy(), joined["score"].to_numpy(), limits
+                )
+                warming = bool(
+                    landed and monitoring.warming_up(day, landed[0], spec.drift.warm_up_days)
+                )
+                if not top.passed and not warming:
+                    top_failing.append(f"{day}: {top.description}")
+                context.add_asset_metadata(
+                    {
+                        **{k: float(v) for k, v in metrics.items()},
+                        "precision_top": precision,
+                        "recall_top": recall,
+                        "labelled_rows": len(joined),
+                    },
+                    partition_key=day.isoformat(),
+                )
                 store.write(
                     day,
                     monitoring.PERFORMANCE_OWNER,
@@ -446,9 +602,9 @@ def build_model_performance(
                     auc_pr=metrics["auc_pr"],
                     roc_auc=metrics["roc_auc"],
                     ece=metrics["ece"],
-                    warming_up=bool(
-                        landed and monitoring.warming_up(day, landed[0], spec.drift.warm_up_days)
-                    ),
+                    precision_top=precision,
+                    recall_top=recall,
+                    warming_up=warming,
                 )
                 results.append((day, metrics))
         day, metrics = results[-1]
@@ -469,6 +625,16 @@ def build_model_performance(
             },
             check_results=[
                 dg.AssetCheckResult(
+                    check_name="top_decile",
+                    passed=not top_failing,
+                    description=(
+                        f"{len(top_failing)} of {len(results)} day(s) under the floors: "
+                        + "; ".join(top_failing[:5])
+                        if top_failing
+                        else f"{len(results)} day(s) within the floors; newest {top.description}"
+                    ),
+                ),
+                dg.AssetCheckResult(
                     check_name="performance_floor",
                     passed=not below,
                     description=f"{len(below)} of {len(results)} day(s) below AUC-PR {floor} "
@@ -479,7 +645,7 @@ def build_model_performance(
                         "floor": floor,
                         "days_below": dg.MetadataValue.json(below),
                     },
-                )
+                ),
             ],
         )
 

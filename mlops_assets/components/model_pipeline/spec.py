@@ -173,6 +173,43 @@ class PerformanceSpec(dg.Model):
     )
 
 
+class OutputsSpec(dg.Model):
+    """Output and business monitoring of each scored day (checks on `<model>/drift_report` and
+    `<model>/model_performance`); defaults from the monitoring notes."""
+
+    kl_max: float = Field(0.1, gt=0, description="Score distribution: KL vs the reference.")
+    psi_max: float = Field(0.2, gt=0, description="Score distribution: PSI vs the reference.")
+    bucket_edges: list[float] = Field(
+        default_factory=lambda: [0.3, 0.7], description="Score cut-offs of the buckets."
+    )
+    bucket_deviation_max: float = Field(
+        0.2, gt=0, description="Largest relative change of a bucket's share vs the reference."
+    )
+    volume_min_ratio: float = Field(0.5, gt=0, lt=1, description="vs same weekday last week.")
+    volume_max_ratio: float = Field(2.0, gt=1, description="vs same weekday last week.")
+    range_sigmas: float = Field(3.0, gt=0, description="Training range ± this many σ.")
+    out_of_range_max_share: float = Field(0.01, ge=0, le=1)
+    top_fraction: float = Field(0.1, gt=0, le=1, description="Top decile by default.")
+    precision_floor: float = Field(0.0, ge=0, le=1, description="Precision in the top fraction.")
+    recall_floor: float = Field(0.0, ge=0, le=1, description="Recall in the top fraction.")
+
+    def thresholds(self):
+        from mlops_assets.core.output_monitoring import OutputThresholds
+
+        return OutputThresholds(**{**self.model_dump(), "bucket_edges": tuple(self.bucket_edges)})
+
+    @model_validator(mode="after")
+    def _valid(self) -> OutputsSpec:
+        self.thresholds()  # its checks (edges within (0, 1), increasing) as a schema error
+        return self
+
+
+class CostSpec(dg.Model):
+    monthly_budget: float | None = Field(
+        None, gt=0, description="Compute + storage budget per month (Settings' currency)."
+    )
+
+
 class RetrainingSpec(dg.Model):
     min_drifted_features: int = Field(2, ge=1)
     consecutive_days: int = Field(2, ge=1)
@@ -278,6 +315,8 @@ class ModelSpec(dg.Model):
     )
     drift: DriftSpec = DriftSpec()
     performance: PerformanceSpec = PerformanceSpec()
+    outputs: OutputsSpec = OutputsSpec()
+    cost: CostSpec = CostSpec()
     retraining: RetrainingSpec = RetrainingSpec()
     schedules: SchedulesSpec = SchedulesSpec()
     serving: ServingSpec = ServingSpec()

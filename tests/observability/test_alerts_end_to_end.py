@@ -68,7 +68,12 @@ def test_a_fault_per_tier_reaches_its_receiver(tmp_path: Path) -> None:
                 60,
                 "the service-down rule to be evaluated and fire",
             )
-            assert query(prom, 'model_drift_score{feature="total_amount_30d"}')
+            # the two targets are scraped independently: wait for the exporter's first scrape
+            wait_until(
+                lambda: query(prom, 'model_drift_score{feature="total_amount_30d"}'),
+                60,
+                "the platform exporter to be scraped",
+            )
             assert query(prom, 'retraining_runs_total{model="churn"}')[0]["value"][1] == "1"
             assert not query(prom, 'ALERTS{job="mlops-platform"}')
 

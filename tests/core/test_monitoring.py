@@ -194,7 +194,9 @@ def test_reevaluating_the_same_summaries_with_the_returned_state_is_a_no_op() ->
     history = [*days(30, 59), summary(45, auc_pr=0.3), *days(60, 70, TWO)]
     history = sorted({s.day: s for s in history}.values(), key=lambda s: s.day)
     triggers, state = evaluate_retraining(history, RetrainState(), POLICY)
-    assert [(t.kind, t.day) for t in triggers] == [("performance", day(45)), ("drift", day(61))]
+    # one episode: opened by the low day 45, the drift from day 60 falls inside it
+    assert [(t.kind, t.day) for t in triggers] == [("performance", day(45))]
+    assert state.episode is not None and state.episode.onset == day(45)
     again, state_again = evaluate_retraining(history, state, POLICY)
     assert again == [] and state_again == state
 

@@ -133,6 +133,7 @@ class Trigger:
     reason: str
     attempt: int = 1  # 1-based attempt number within its episode
     onset: str = ""  # the episode's onset (scored day)
+    episode: str = ""  # "<kind>:<opened>" of its episode
 
     @property
     def run_key(self) -> str:
@@ -155,6 +156,8 @@ class Decision:
     triggers: list[Trigger]
     escalations: list[Escalation]
     state: RetrainState
+    opened: list[Episode] = field(default_factory=list)  # open at the end of this evaluation
+    closed: list[dict[str, Any]] = field(default_factory=list)  # closed during it
 
 
 def _shift(day: str, days: int) -> str:
@@ -202,7 +205,11 @@ def decide(
             _on_scored_day(new, policy, day, s, triggers)
         _maybe_retry_or_escalate(new, policy, day, triggers, escalations)
     new.in_episode = new.episode is not None
-    return Decision(triggers, escalations, new)
+    before = {(e["kind"], e["opened"]) for e in state.closed_episodes}
+    closed = [e for e in new.closed_episodes if (e["kind"], e["opened"]) not in before]
+    was = state.episode.opened if state.episode else None
+    opened = [new.episode] if new.episode and new.episode.opened != was else []
+    return Decision(triggers, escalations, new, opened, closed)
 
 
 def _on_labelled_day(
@@ -283,7 +290,14 @@ def _attempt(
         since = dt.date.fromisoformat(day) - dt.date.fromisoformat(state.last_trigger_day)
         if since.days < policy.cooldown_days:
             return False
-    trigger = Trigger(ep.kind, day, reason, attempt=len(ep.attempts) + 1, onset=ep.onset)
+    trigger = Trigger(
+        ep.kind,
+        day,
+        reason,
+        attempt=len(ep.attempts) + 1,
+        onset=ep.onset,
+        episode=f"{ep.kind}:{ep.opened}",
+    )
     ep.attempts.append(Attempt(trigger.run_key, day, state.serving_version))
     ep.fresh_label_days = 0
     triggers.append(trigger)

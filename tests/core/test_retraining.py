@@ -117,8 +117,9 @@ def test_a_pending_run_holds_the_next_attempt() -> None:
 
 
 def test_recovery_closes_the_episode_and_a_new_one_can_open() -> None:
-    state = decide(world(100, bad_from=60), RetrainState(), POLICY).state
-    assert state.episode is not None
+    first = decide(world(100, bad_from=60), RetrainState(), POLICY)
+    state = before = first.state
+    assert state.episode is not None and first.opened == [state.episode]
     # scored days 71, 72 good again (their labels arrive on 101, 102)
     good = (day(71), day(72))
     recovered = [
@@ -127,6 +128,7 @@ def test_recovery_closes_the_episode_and_a_new_one_can_open() -> None:
     ]
     state = decide(recovered, state, POLICY).state
     assert state.episode is None and state.closed_episodes[-1]["closed"] == day(102)
+    assert [e["opened"] for e in decide(recovered, before, POLICY).closed] == [day(90)]
     # a later drop opens a new episode (after the cooldown)
     again = [*recovered, *(DaySummary(day(i), "1", auc_pr=0.1) for i in range(73, 76))]
     decision = decide(again, state, POLICY)

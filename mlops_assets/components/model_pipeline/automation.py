@@ -52,10 +52,12 @@ def build_jobs(spec: ModelSpec) -> dict:
         ),
         "episode": dg.define_asset_job(
             keys.name("retraining_episode_job"),
-            selection=dg.AssetSelection.checks(dg.AssetCheckKey(keys.champion, EPISODE_CHECK)),
+            selection=dg.AssetSelection.checks(
+                dg.AssetCheckKey(keys.asset("retraining_episodes"), EPISODE_CHECK)
+            ),
             tags=common.tags(spec, "episode"),
             description=f"`{spec.name}`: record the retraining episode's state (open, "
-            "escalated, closed) as the champion's `retraining_episode` check.",
+            f"escalated, closed) as the `{EPISODE_CHECK}` check of `retraining_episodes`.",
         ),
         "performance": dg.define_asset_job(
             keys.name("performance_job"),
@@ -129,13 +131,32 @@ EPISODE_CHECK = "retraining_episode"
 EPISODE_STATE_TAG = "mlops/episode_state"  # open | escalated | closed
 
 
+def episodes_key(spec: ModelSpec) -> dg.AssetKey:
+    return spec.keys.asset("retraining_episodes")
+
+
+def build_episodes_spec(spec: ModelSpec) -> dg.AssetSpec:
+    """Where the episode check lives: an observed-only asset next to the champion, so no
+    selection of the model's assets runs the check by accident."""
+    return dg.AssetSpec(
+        key=episodes_key(spec),
+        group_name=spec.keys.group("monitoring"),
+        owners=spec.owners,
+        kinds={"dagster"},
+        tags=common.tags(spec, common.HISTORY),
+        deps=[spec.keys.champion],
+        description=f"`{spec.name}`'s retraining episodes as the drift sensor sees them; its "
+        f"`{EPISODE_CHECK}` check is their state (open, escalated, closed).",
+    )
+
+
 def build_episode_check(spec: ModelSpec) -> dg.AssetChecksDefinition:
-    """The retraining episode's state on `<model>/champion`, as the drift sensor saw it: open
-    (warn), escalated (error: retraining could not fix it), closed (passed). It reads the
-    run's tags, which the sensor wrote: a run without them is refused."""
+    """The retraining episode's state, as the drift sensor saw it: open (warn), escalated
+    (error: the champion is below its floor and retraining could not fix it), closed
+    (passed). It reads the run's tags, which the sensor wrote: a run without them fails."""
 
     @dg.asset_check(
-        asset=spec.keys.champion,
+        asset=episodes_key(spec),
         name=EPISODE_CHECK,
         description=f"`{spec.name}`'s retraining episode: open (warn), escalated to a person "
         "(error: the champion is below its floor and retraining could not fix it), closed.",

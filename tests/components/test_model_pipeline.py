@@ -35,6 +35,7 @@ LAYER = {
     "drift_report",
     "model_performance",
     "retraining_history",
+    "retraining_episodes",  # observed only: its check is the episode's state
 }
 
 
@@ -82,6 +83,13 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
     assert ("churn/drift_report", "feature_drift") in checks
     assert ("churn/drift_report", "missing_rate_drift") in checks
     assert ("churn/model_performance", "performance_floor") in checks
+    assert checks[("churn/retraining_episodes", "retraining_episode")] is False
+    assert not graph.get(dg.AssetKey(["churn", "retraining_episodes"])).is_materializable
+    # the history follows the candidates, not the gate: a failed gate does not block it
+    assert deps["churn/retraining_history"] == {
+        "churn/candidate_sklearn",
+        "churn/candidate_xgboost",
+    }
 
     # partitions start where the YAML says; the performance asset carries the label delay
     scores = graph.get(dg.AssetKey(["churn", "daily_scores"]))
@@ -94,6 +102,8 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
         "churn_scoring_job",
         "churn_performance_job",
         "churn_rollback_job",
+        "churn_approve_model_job",
+        "churn_retraining_episode_job",
         "churn_world_daily_job",
     }
     assert {s.name for s in loaded.sensors} >= {
@@ -109,7 +119,9 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
     }
     retrain = loaded.resolve_job_def("churn_retrain_job")
     assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} == {
-        f"churn/{k}" for k in LAYER - {"daily_scores", "drift_report", "model_performance"}
+        f"churn/{k}"
+        for k in LAYER
+        - {"daily_scores", "drift_report", "model_performance", "retraining_episodes"}
     }
     scoring = loaded.resolve_job_def("churn_scoring_job")
     assert {k.to_user_string() for k in scoring.asset_layer.executable_asset_keys} == {

@@ -143,7 +143,7 @@ def build_episodes_spec(spec: ModelSpec) -> dg.AssetSpec:
         group_name=spec.keys.group("monitoring"),
         owners=spec.owners,
         kinds={"dagster"},
-        tags=common.tags(spec, common.HISTORY),
+        tags={common.MODEL_TAG: spec.name},  # no stage: no phase or job selects it
         deps=[spec.keys.champion],
         description=f"`{spec.name}`'s retraining episodes as the drift sensor sees them; its "
         f"`{EPISODE_CHECK}` check is their state (open, escalated, closed).",
@@ -213,6 +213,7 @@ def build_retrain_on_drift_sensor(spec: ModelSpec, jobs: dict) -> dg.SensorDefin
     from mlops_assets.core import retraining
 
     retrain, episode_job = jobs["retrain"], jobs["episode"]
+    training_set_op = spec.keys.training_set.to_python_identifier()
     r = spec.retraining
     policy = retraining.RetrainPolicy(
         min_drifted_features=r.min_drifted_features,
@@ -274,6 +275,11 @@ def build_retrain_on_drift_sensor(spec: ModelSpec, jobs: dict) -> dg.SensorDefin
                 dg.RunRequest(
                     run_key=f"{spec.name}:{t.run_key}",
                     job_name=retrain.name,
+                    # the attempt learns from the labels known on its evidence day: the same
+                    # run key always means the same data, however late the run starts
+                    run_config={
+                        "ops": {training_set_op: {"config": {"label_arrived_until": t.day}}}
+                    },
                     tags={
                         common.TRIGGER_TAG: t.kind,
                         common.TRIGGER_DAY_TAG: t.day,

@@ -91,7 +91,7 @@ def build_model_defs(spec: ModelSpec, dataset: DatasetSpec) -> dg.Definitions:
             monitoring.build_drift_report(spec, dataset, partitions),
             monitoring.build_model_performance(spec, dataset, partitions),
             monitoring.build_retraining_history(spec),
-            automation.build_episodes_spec(spec),
+            dg.AssetsDefinition(specs=[automation.build_episodes_spec(spec)]),
         ],
         asset_checks=[training.build_approval_gate(spec), automation.build_episode_check(spec)],
         jobs=[

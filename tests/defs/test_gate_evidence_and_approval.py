@@ -186,7 +186,7 @@ def test_beating_the_champion_below_the_floor_is_pending_approval(world: World) 
     assert "a person may approve it" in gate.description
     assert world.champion["new concept"] == "2"  # not promoted by the run
     assert world.tags["new concept"]["3"]["gate_verdict"] == "pending_approval"
-    assert not registry.has_onnx(world.uri, registry.version_info(world.uri, MODEL, "3")["run_id"])
+    assert "onnx_sha256" not in world.tags["new concept"]["3"]  # not exported either
 
 
 def test_approve_model_refuses_what_it_must(world: World) -> None:

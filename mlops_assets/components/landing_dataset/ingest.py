@@ -54,7 +54,7 @@ def check_specs(source: SourceSpec, contract: DatasetContract) -> list[CheckSpec
                 "column_shift",
                 False,
                 "Each raw numeric column's deciles and each categorical column's shares of the "
-                "day vs the trailing weeks (PSI): a unit or currency switch shows on its first day.",
+                "day vs the trailing weeks (PSI): a unit switch shows on its first day.",
             )
         )
     return checks

@@ -43,7 +43,8 @@ DRIFT, PERFORMANCE = "drift", "performance"
 @dataclass(frozen=True)
 class RetrainPolicy:
     min_drifted_features: int = 2  # k: a day counts as drifted with ≥ k drifted features
-    consecutive_days: int = 2  # n: … for n calendar days in a row
+    consecutive_days: int = 2  # n: … for n calendar days in a row; also: n labelled days in
+    # a row below the floor open a performance episode (one noisy day does not)
     performance_floor: float = 0.65  # AUC-PR of a labelled day below this is a bad day
     cooldown_days: int = 14  # evidence days between one episode's retraining and the next's
     label_delay_days: int = 0  # labels of scored day D arrive on D + delay (the evidence day)
@@ -104,6 +105,7 @@ class RetrainState:
 
     last_day: str | None = None  # newest scored day judged for drift
     streak: int = 0  # drifted calendar days in a row ending at last_day
+    low_days: list[str] = field(default_factory=list)  # labelled days in a row below the floor
     in_episode: bool = False  # an episode is open
     last_trigger_day: str | None = None  # evidence day of the newest retraining asked for
     performance_seen: list[str] = field(default_factory=list)  # labelled days judged
@@ -219,12 +221,15 @@ def _on_labelled_day(
     bad = s.auc_pr < policy.performance_floor
     ep = state.episode
     if ep is None:
-        if bad:
+        follows = state.low_days and _shift(state.low_days[-1], 1) == s.day
+        state.low_days = ([*state.low_days, s.day] if follows else [s.day]) if bad else []
+        if len(state.low_days) >= policy.consecutive_days:
             reason = (
-                f"AUC-PR {s.auc_pr:.3f} < {policy.performance_floor} on {s.day} "
-                f"(labels arrived {day})"
+                f"AUC-PR {s.auc_pr:.3f} < {policy.performance_floor} on {s.day}, "
+                f"{len(state.low_days)} labelled days in a row (labels arrived {day})"
             )
-            _open(state, policy, PERFORMANCE, day, s.day, reason, triggers)
+            _open(state, policy, PERFORMANCE, day, state.low_days[0], reason, triggers)
+            state.low_days = []
         return
     if s.model_version in ep.ignored_versions():
         return  # scored by a replaced champion: says nothing about the new one

@@ -62,14 +62,15 @@ def replay(last: int, outcome=FAILED, **world_kw):
 
 def test_performance_triggers_are_dated_by_the_label_arrival_day() -> None:
     triggers, _, state = replay(95, bad_from=60, outcome="pending")
-    assert [(t.kind, t.day, t.onset) for t in triggers] == [("performance", day(90), day(60))]
-    assert triggers[0].run_key == f"retrain:performance:{day(90)}"
-    assert state.episode is not None and state.episode.opened == day(90)
+    # two low labelled days in a row (scored 60, 61) open it, on the day the second arrived
+    assert [(t.kind, t.day, t.onset) for t in triggers] == [("performance", day(91), day(60))]
+    assert triggers[0].run_key == f"retrain:performance:{day(91)}"
+    assert state.episode is not None and state.episode.opened == day(91)
 
 
 def test_cooldown_compares_evidence_days_of_one_clock() -> None:
-    # drift seen on scored day 61 asks first; the performance drop of scored day 50 is only
-    # known on day 80: same episode, no second retraining 19 days later
+    # drift seen on scored day 61 asks first; the performance drop of scored days 50-51 is
+    # only known on day 81: same episode, no second retraining 20 days later
     triggers, _, _ = replay(85, bad_from=50, drift_from=60, outcome="pending")
     assert [(t.kind, t.day) for t in triggers] == [("drift", day(61))]
 
@@ -85,13 +86,13 @@ def test_a_missing_day_ends_the_drift_streak() -> None:
 def test_one_episode_with_backoff_then_escalation() -> None:
     triggers, escalations, state = replay(140, bad_from=60)
     days = [t.day for t in triggers]
-    # first on arrival of the first bad label (90); then 7 new labelled days (97); then
-    # 14, capped at 10 (107); three failures → escalation on the next evidence day
-    assert days == [day(90), day(97), day(107)], days
+    # first on arrival of the second bad label (91); then 7 new labelled days (98); then
+    # 14, capped at 10 (108); three failures → escalation on the next evidence day
+    assert days == [day(91), day(98), day(108)], days
     assert [t.attempt for t in triggers] == [1, 2, 3]
     assert len(escalations) == 1
     esc = escalations[0]
-    assert esc.run_key == f"escalate:performance:{day(90)}"
+    assert esc.run_key == f"escalate:performance:{day(91)}"
     assert "below its floor" in esc.message and "could not fix it" in esc.message
     assert "approve_model" in esc.message and "rollback" in esc.message
     assert state.episode is not None and state.episode.escalated == esc.day
@@ -107,13 +108,13 @@ def test_a_promoting_attempt_is_not_retried_on_the_replaced_models_days() -> Non
     # every labelled day of version 1 stays bad for 30 days after the promotion, but they
     # say nothing about the new champion: nothing more is asked
     triggers, escalations, state = replay(125, bad_from=60, outcome=PROMOTED)
-    assert [t.day for t in triggers] == [day(90)] and not escalations
+    assert [t.day for t in triggers] == [day(91)] and not escalations
     assert state.episode is not None and state.episode.attempts[0].outcome == PROMOTED
 
 
 def test_a_pending_run_holds_the_next_attempt() -> None:
     triggers, escalations, _ = replay(140, bad_from=60, outcome="pending")
-    assert [t.day for t in triggers] == [day(90)] and not escalations
+    assert [t.day for t in triggers] == [day(91)] and not escalations
 
 
 def test_recovery_closes_the_episode_and_a_new_one_can_open() -> None:
@@ -128,11 +129,13 @@ def test_recovery_closes_the_episode_and_a_new_one_can_open() -> None:
     ]
     state = decide(recovered, state, POLICY).state
     assert state.episode is None and state.closed_episodes[-1]["closed"] == day(102)
-    assert [e["opened"] for e in decide(recovered, before, POLICY).closed] == [day(90)]
-    # a later drop opens a new episode (after the cooldown)
+    assert [e["opened"] for e in decide(recovered, before, POLICY).closed] == [day(91)]
+    # a later drop (scored 73, 74: known on 104) opens a new episode; its retraining waits
+    # for the cooldown since the last one (91 + 14)
     again = [*recovered, *(DaySummary(day(i), "1", auc_pr=0.1) for i in range(73, 76))]
     decision = decide(again, state, POLICY)
-    assert [t.day for t in decision.triggers] == [day(104)]
+    assert decision.state.episode is not None and decision.state.episode.opened == day(104)
+    assert [t.day for t in decision.triggers] == [day(105)]
 
 
 def test_drift_episode_closes_on_a_calm_day() -> None:

@@ -124,7 +124,7 @@ def test_the_steps_materialize_the_new_model_end_to_end(followed: dict) -> None:
     try:
         missing = [
             name
-            for name in sorted(MODEL_ASSETS)
+            for name in sorted(MODEL_ASSETS - {"retraining_episodes"})  # observed only
             if instance.get_latest_materialization_event(dg.AssetKey([MODEL, name])) is None
         ]
         assert not missing, f"{MODEL}/… never materialized: {missing}"

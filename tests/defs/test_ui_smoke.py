@@ -133,7 +133,7 @@ def test_ui_shows_each_datasets_lineage_to_its_model_with_checks(webserver: int)
     assert "stg_cdnow_purchases" in deps["int_cdnow_customer_daily"]
     assert "int_cdnow_customer_daily" in deps["cdnow_customer_features"]
     assert "int_cdnow_customer_daily" in deps["cdnow_repurchase_labels"]
-    assert checks("raw_cdnow_purchases") == {"quarantine_rate": True}
+    assert checks("raw_cdnow_purchases") == {"quarantine_rate": True, "column_shift": False}
     assert checks("cdnow_customer_features")["feature_completeness"] is True
     assert nodes["raw_cdnow_purchases"]["groupName"] == "cdnow_ingest"
     assert nodes["cdnow_customer_features"]["groupName"] == "cdnow_marts"

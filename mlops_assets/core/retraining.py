@@ -20,8 +20,9 @@ floor; for an episode opened by drift alone, the first calm day). While it is op
 * a retraining that promoted a new champion is not followed by another unless labelled days
   scored by that new champion are below the floor too (days of the replaced version are
   ignored);
-* after `max_attempts` failed attempts the episode escalates once: the champion is below its
-  floor and retraining could not fix it — a person must act. No more attempts in it.
+* after `max_attempts` attempts that did not end it (failed, or promoted a model that is
+  below the floor too) the episode escalates once, when the next attempt would be due: the
+  champion is below its floor and retraining could not fix it — a person must act.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class RetrainPolicy:
     retry_label_days: int = 7  # new labelled days before a failed attempt is retried
     backoff_factor: float = 2.0  # … multiplied by this after each further failure
     max_retry_wait_days: int = 28  # … up to this cap
-    max_attempts: int = 3  # failed attempts in one episode before it escalates
+    max_attempts: int = 3  # attempts that did not end the episode before it escalates
     recovery_days: int = 2  # labelled days in a row at/above the floor close an episode
 
     def retry_wait(self, failed: int) -> int:
@@ -326,21 +327,23 @@ def _maybe_retry_or_escalate(
         return
     if last.outcome == PENDING:
         return
-    if ep.failed >= policy.max_attempts:
-        ep.escalated = day
-        escalations.append(Escalation(day, ep, escalation_message(ep, policy)))
-        return
     if last.outcome == PROMOTED:  # only labelled days of the new champion, below the floor
-        if ep.fresh_label_days >= policy.retry_label_days and ep.good_streak == 0:
-            _attempt(state, policy, day, f"{ep.reason}; the promoted model is below too", triggers)
-        return
-    wait = policy.retry_wait(ep.failed)
-    if ep.fresh_label_days >= wait:
+        if ep.fresh_label_days < policy.retry_label_days or ep.good_streak:
+            return
+        reason = f"{ep.reason}; the promoted model is below the floor too"
+    else:
+        wait = policy.retry_wait(ep.failed)
+        if ep.fresh_label_days < wait:
+            return
         reason = (
             f"{ep.reason}; attempt {len(ep.attempts) + 1} after {ep.fresh_label_days} new "
             f"labelled days ({ep.failed} failed so far)"
         )
-        _attempt(state, policy, day, reason, triggers)
+    if len(ep.attempts) >= policy.max_attempts:  # none of them ended the episode
+        ep.escalated = day
+        escalations.append(Escalation(day, ep, escalation_message(ep, policy)))
+        return
+    _attempt(state, policy, day, reason, triggers)
 
 
 def escalation_message(ep: Episode, policy: RetrainPolicy) -> str:
@@ -348,7 +351,7 @@ def escalation_message(ep: Episode, policy: RetrainPolicy) -> str:
     return (
         f"The champion is below its floor (AUC-PR {policy.performance_floor}) since "
         f"{ep.onset} ({ep.kind} episode opened {ep.opened}: {ep.reason}), and retraining "
-        f"could not fix it: {ep.failed} failed attempts ({tried}). No further retraining is "
+        f"could not fix it: {len(ep.attempts)} attempts ({tried}). No further retraining is "
         "asked for in this episode. A person can: look at the labelled days and the drift "
         "report for a change in the data or in what the label means; approve a challenger "
         "that beats the champion below the floor (approve_model job); roll back to an "

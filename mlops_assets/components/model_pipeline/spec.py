@@ -208,7 +208,7 @@ class RetrainingSpec(dg.Model):
     backoff_factor: float = Field(2.0, ge=1, description="… multiplied after each failure.")
     max_retry_wait_days: int = Field(28, ge=1, description="… up to this cap.")
     max_attempts: int = Field(
-        3, ge=1, description="Failed retrainings in one episode before it escalates to a person."
+        3, ge=1, description="Retrainings in one episode that did not end it before it escalates."
     )
     recovery_days: int = Field(
         2, ge=1, description="Labelled days in a row at/above the floor that close an episode."

@@ -144,3 +144,25 @@ def test_drift_episode_closes_on_a_calm_day() -> None:
     assert [t.day for t in decision.triggers] == [day(61)]
     assert decision.state.episode is None
     assert decision.state.closed_episodes[-1]["closed_because"].startswith("a day without drift")
+
+
+def test_a_promoted_model_below_the_floor_too_counts_towards_the_escalation() -> None:
+    """Attempt 1 promotes version 2 (scored from day 92 on); its own labelled days are bad
+    too: attempts 2 and 3 fail, then the episode escalates — three attempts, not four."""
+    state, triggers, escalations, outcomes = RetrainState(), [], [], {}
+    for today in range(30, 170):
+        summaries = []
+        for i in range(30, today + 1):
+            version = "2" if i >= 92 else "1"
+            auc = (0.2 if i >= 60 else 0.8) if i + DELAY <= today else None
+            summaries.append(DaySummary(day(i), version, auc_pr=auc))
+        decision = decide(summaries, state, POLICY, outcomes)
+        state = decision.state
+        for t in decision.triggers:
+            outcomes[t.run_key] = PROMOTED if t.attempt == 1 else FAILED
+        triggers += decision.triggers
+        escalations += decision.escalations
+    # 91: promoted; v2's first labelled days arrive from 122: 7 of them → 128; then 7 → 135
+    assert [t.day for t in triggers] == [day(91), day(128), day(135)]
+    assert len(escalations) == 1 and escalations[0].day == day(145)
+    assert "3 attempts" in escalations[0].message

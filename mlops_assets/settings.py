@@ -34,6 +34,10 @@ class Settings(dg.ConfigurableResource):
     row_count_window_days: int = 7
     max_event_lag_hours: float = 6.0  # the day's newest event must be after 18:00
     max_landing_file_bytes: int = 256 * 1024 * 1024  # a bigger landing file is refused unread
+    # raw-column shift at ingest (core.column_shift): warn-level, the day vs its trailing weeks
+    column_shift_window_days: int = 28
+    column_shift_psi_limit: float = 0.1
+    column_shift_min_rows: int = 100
 
     # cost (core.cost): prices in one currency; a model's monthly budget is in its YAML
     cpu_hour_price: float = 0.05  # per vCPU-hour (an on-demand cloud core)

@@ -18,6 +18,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_assets.core.retraining import (  # noqa: F401  (the sensor's decision, re-exported)
+    RetrainPolicy,
+    RetrainState,
+    Trigger,
+    evaluate_retraining,
+)
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -196,100 +203,6 @@ def _merge(day: str, owners: Mapping[str, Mapping[str, Any]]) -> DaySummary:
     merged["auc_pr"] = performance.get("auc_pr")
     merged.setdefault("model_version", "")
     return DaySummary(**merged)
-
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    min_drifted_features: int = 2  # k: a day counts as drifted with ≥ k drifted features
-    consecutive_days: int = 2  # n: … for n days in a row
-    performance_floor: float = 0.65  # AUC-PR of a labelled day below this triggers too
-    cooldown_days: int = 14  # at most one retraining per cooldown, whatever triggers it
-
-
-@dataclass
-class RetrainState:
-    """The sensor's cursor: what it has seen and what it has triggered."""
-
-    last_day: str | None = None  # newest day already evaluated
-    streak: int = 0  # consecutive drifted days ending at last_day
-    in_episode: bool = False  # a drift episode already caused its retraining
-    last_trigger_day: str | None = None
-    performance_seen: list[str] = field(default_factory=list)  # labelled days judged
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | None) -> RetrainState:
-        return cls(**json.loads(text)) if text else cls()
-
-
-@dataclass(frozen=True)
-class Trigger:
-    kind: str  # "drift" | "performance"
-    day: str
-    reason: str
-
-    @property
-    def run_key(self) -> str:
-        return f"retrain:{self.kind}:{self.day}"
-
-
-def evaluate_retraining(
-    summaries: Sequence[DaySummary], state: RetrainState, policy: RetrainPolicy
-) -> tuple[list[Trigger], RetrainState]:
-    """Walk the new day summaries in order; return at most one trigger per cooldown and the
-    new state. One drift episode (consecutive drifted days) causes one retraining, not one a
-    day; the episode ends on the first day without drift."""
-    triggers: list[Trigger] = []
-    new = RetrainState(**asdict(state))
-    for s in summaries:
-        if s.warming_up:
-            continue
-        if s.auc_pr is not None and s.day not in new.performance_seen:
-            new.performance_seen = [*new.performance_seen, s.day][-400:]
-            if s.auc_pr < policy.performance_floor:
-                _maybe_fire(
-                    triggers,
-                    new,
-                    policy,
-                    Trigger(
-                        "performance", s.day, f"AUC-PR {s.auc_pr:.3f} < {policy.performance_floor}"
-                    ),
-                )
-        if new.last_day is not None and s.day <= new.last_day:
-            continue
-        drifted = len(s.drifted_features) >= policy.min_drifted_features
-        new.streak = new.streak + 1 if drifted else 0
-        new.last_day = s.day
-        if not drifted:
-            new.in_episode = False
-        elif new.streak >= policy.consecutive_days and not new.in_episode:
-            fired = _maybe_fire(
-                triggers,
-                new,
-                policy,
-                Trigger(
-                    "drift",
-                    s.day,
-                    f"{len(s.drifted_features)} features drifted for {new.streak} days: "
-                    f"{', '.join(s.drifted_features)}",
-                ),
-            )
-            new.in_episode = fired or new.in_episode
-    return triggers, new
-
-
-def _maybe_fire(
-    triggers: list[Trigger], state: RetrainState, policy: RetrainPolicy, trigger: Trigger
-) -> bool:
-    if state.last_trigger_day is not None:
-        since = dt.date.fromisoformat(trigger.day) - dt.date.fromisoformat(state.last_trigger_day)
-        if since.days < policy.cooldown_days:
-            return False
-    triggers.append(trigger)
-    state.last_trigger_day = trigger.day
-    return True
 
 
 def as_metadata(summary: DaySummary) -> dict[str, Any]:

@@ -7,6 +7,13 @@ declares a baseline rule, it beats that rule on the same held-out window:
     passed = challenger >= floor and (champion is None or challenger >= champion - tolerance)
              and (baseline is None or challenger > baseline)
 
+Before any of that the held-out window must hold enough evidence (`Evidence` vs
+`EvidencePolicy`: rows, positives, days): with less, the verdict is "insufficient evidence"
+and nothing is promoted — the first model too, unless it is explicitly bootstrapped. A
+challenger that misses the floor but beats the champion on the same window is "pending
+approval" (a person may promote it); with `require_approval` every passing challenger waits
+for one. `passed` is true for the verdict "passed" only.
+
 Both bounds are inclusive. A slack of `_SLACK` (1e-12) absorbs float rounding in
 ``champion - tolerance`` (``0.80 - 0.01`` is not exactly ``0.79`` in binary), so a
 challenger sitting exactly on a boundary passes as the rule says. The Dagster layer runs
@@ -24,6 +31,43 @@ DEFAULT_TOLERANCE = 0.01
 GATE_METRIC = "auc_pr"
 _SLACK = 1e-12
 
+PASSED, FAILED = "passed", "failed"
+INSUFFICIENT_EVIDENCE, PENDING_APPROVAL = "insufficient_evidence", "pending_approval"
+VERDICTS = (PASSED, FAILED, INSUFFICIENT_EVIDENCE, PENDING_APPROVAL)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the held-out window holds: rows, positive labels, distinct days."""
+
+    rows: int
+    positives: int
+    days: int
+
+    def describe(self) -> str:
+        return f"{self.rows:,} rows, {self.positives:,} positives, {self.days} days"
+
+
+@dataclass(frozen=True)
+class EvidencePolicy:
+    """The least a held-out window must hold before the gate may decide."""
+
+    min_rows: int = 0
+    min_positives: int = 0
+    min_days: int = 0
+
+    def shortfall(self, evidence: Evidence) -> list[str]:
+        """What is missing, in words (empty: enough)."""
+        short = []
+        for name, have, need in (
+            ("rows", evidence.rows, self.min_rows),
+            ("positives", evidence.positives, self.min_positives),
+            ("days", evidence.days, self.min_days),
+        ):
+            if have < need:
+                short.append(f"{have:,} {name} < {need:,}")
+        return short
+
 
 @dataclass(frozen=True)
 class GateDecision:
@@ -31,11 +75,22 @@ class GateDecision:
 
     passed: bool
     reasons: list[str] = field(default_factory=list)
+    verdict: str = ""  # one of VERDICTS ("" = derived from `passed`)
     challenger_auc_pr: float = float("nan")
     champion_auc_pr: float | None = None
     floor: float = DEFAULT_FLOOR
     tolerance: float = DEFAULT_TOLERANCE
     baseline: float | None = None
+    evidence: Evidence | None = None
+    bootstrap: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", PASSED if self.passed else FAILED)
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}; verdicts: {VERDICTS}")
+        if self.passed != (self.verdict == PASSED):
+            raise ValueError(f"passed={self.passed} contradicts the verdict {self.verdict!r}")
 
     @property
     def min_required(self) -> float:
@@ -46,7 +101,7 @@ class GateDecision:
 
     def to_markdown(self) -> str:
         """One model-card line: verdict, numbers, then the reasons."""
-        verdict = "PASSED" if self.passed else "FAILED"
+        verdict = self.verdict.replace("_", " ").upper()
         champion = (
             "no champion"
             if self.champion_auc_pr is None
@@ -82,6 +137,11 @@ def decide(
     metric_label: str = "AUC-PR",
     baseline: float | None = None,
     baseline_label: str = "baseline",
+    evidence: Evidence | None = None,
+    min_evidence: EvidencePolicy | None = None,
+    bootstrap: bool = False,
+    require_approval: bool = False,
+    approve_below_floor: bool = False,
 ) -> GateDecision:
     """Apply the gate rule (module docstring) and say why it passed or failed.
 
@@ -92,6 +152,12 @@ def decide(
     [0, 1]; the `*_auc_pr` field names are kept for the default metric's readers).
     ``baseline`` is the same metric of the model's baseline rule on the same held-out window
     (None: no baseline declared); the challenger must beat it strictly.
+
+    ``evidence`` / ``min_evidence``: the held-out window's size and the least it must hold;
+    short → "insufficient evidence" (waived only for a first model with ``bootstrap``).
+    ``approve_below_floor``: a challenger below the floor that passes every other rule and
+    strictly beats the champion is "pending approval" instead of "failed".
+    ``require_approval``: a passing challenger is "pending approval" too.
     """
     challenger = _check_score("challenger_auc_pr", challenger_auc_pr)
     champion = None if champion_auc_pr is None else _check_score("champion_auc_pr", champion_auc_pr)
@@ -144,8 +210,46 @@ def decide(
             f"(lift {challenger - baseline:+.4f})"
         )
 
+    verdict = PASSED if above_floor and holds_vs_champion and beats_baseline else FAILED
+    if verdict == PASSED and require_approval:
+        verdict = PENDING_APPROVAL
+        reasons.append("every promotion needs a person's approval (require_approval)")
+    elif (
+        verdict == FAILED
+        and approve_below_floor
+        and not above_floor
+        and champion is not None
+        and challenger > champion + _SLACK
+        and beats_baseline
+    ):
+        verdict = PENDING_APPROVAL
+        reasons.append(
+            f"it beats the champion by {challenger - champion:+.4f} on the same window but "
+            "misses the floor: a person may approve it (approve_model)"
+        )
+    if bootstrap and champion is not None:
+        raise ValueError("bootstrap applies to the first model only (there is a champion)")
+    if evidence is not None and min_evidence is not None:
+        short = min_evidence.shortfall(evidence)
+        if short and bootstrap:
+            reasons.append(
+                f"bootstrapped first model: the evidence minimum is waived "
+                f"(held-out window: {evidence.describe()}; short: {', '.join(short)})"
+            )
+        elif short:
+            verdict = INSUFFICIENT_EVIDENCE
+            reasons.insert(
+                0,
+                f"insufficient evidence: the held-out window has {evidence.describe()}; "
+                f"the gate needs at least {min_evidence.min_rows:,} rows, "
+                f"{min_evidence.min_positives:,} positives and {min_evidence.min_days} days "
+                f"({', '.join(short)}): nothing is promoted",
+            )
     return GateDecision(
-        passed=above_floor and holds_vs_champion and beats_baseline,
+        passed=verdict == PASSED,
+        verdict=verdict,
+        evidence=evidence,
+        bootstrap=bootstrap,
         reasons=reasons,
         challenger_auc_pr=challenger,
         champion_auc_pr=champion,

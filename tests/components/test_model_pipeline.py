@@ -37,6 +37,7 @@ LAYER = {
     "retraining_history",
     "prediction_log",
     "ab_test",
+    "retraining_episodes",  # observed only: its check is the episode's state
 }
 
 
@@ -88,6 +89,13 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
     for name in ("score_distribution", "bucket_shares", "scoring_volume", "value_range"):
         assert checks[("churn/drift_report", name)] is False  # output checks never block
     assert checks[("churn/model_performance", "top_decile")] is False
+    assert checks[("churn/retraining_episodes", "retraining_episode")] is False
+    assert not graph.get(dg.AssetKey(["churn", "retraining_episodes"])).is_materializable
+    # the history follows the candidates, not the gate: a failed gate does not block it
+    assert deps["churn/retraining_history"] == {
+        "churn/candidate_sklearn",
+        "churn/candidate_xgboost",
+    }
 
     # partitions start where the YAML says; the performance asset carries the label delay
     scores = graph.get(dg.AssetKey(["churn", "daily_scores"]))
@@ -100,6 +108,8 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
         "churn_scoring_job",
         "churn_performance_job",
         "churn_rollback_job",
+        "churn_approve_model_job",
+        "churn_retraining_episode_job",
         "churn_world_daily_job",
     }
     assert {s.name for s in loaded.sensors} >= {
@@ -117,7 +127,14 @@ def test_the_churn_yaml_builds_the_whole_prefixed_model_layer(loaded: dg.Definit
     assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} == {
         f"churn/{k}"
         for k in LAYER
-        - {"daily_scores", "drift_report", "model_performance", "prediction_log", "ab_test"}
+        - {
+            "daily_scores",
+            "drift_report",
+            "model_performance",
+            "prediction_log",
+            "ab_test",
+            "retraining_episodes",
+        }
     }
     scoring = loaded.resolve_job_def("churn_scoring_job")
     assert {k.to_user_string() for k in scoring.asset_layer.executable_asset_keys} == {

@@ -129,12 +129,15 @@ def test_episode_ending_inside_the_cooldown_is_not_retrained() -> None:
 
 
 def test_performance_below_the_floor_triggers() -> None:
-    labelled = replace(summary(40), auc_pr=0.5)
-    fired, state = one_day_per_tick([*days(30, 39), labelled])
-    assert [(t.kind, t.day) for t in fired] == [("performance", day(40))]
-    assert fired[0].run_key == f"retrain:performance:{day(40)}"
+    # one low day is noise; two labelled days in a row (consecutive_days) open the episode
+    low = [replace(summary(40), auc_pr=0.5), replace(summary(41), auc_pr=0.5)]
+    fired, _ = one_day_per_tick([*days(30, 39), low[0]])
+    assert fired == []
+    fired, state = one_day_per_tick([*days(30, 39), *low])
+    assert [(t.kind, t.day, t.onset) for t in fired] == [("performance", day(41), day(40))]
+    assert fired[0].run_key == f"retrain:performance:{day(41)}"
     assert "AUC-PR 0.500 < 0.65" in fired[0].reason
-    assert state.performance_seen == [day(40)]
+    assert state.performance_seen == [day(40), day(41)]
 
 
 def test_performance_at_or_above_the_floor_does_not_trigger() -> None:
@@ -147,14 +150,15 @@ def test_labels_arriving_for_an_already_evaluated_day_still_trigger() -> None:
     # day 40 was judged for drift long ago; its AUC-PR is written 30 days later
     first, state = one_day_per_tick(days(30, 70))
     assert first == []
-    late = [*days(30, 39), summary(40, auc_pr=0.4), *days(41, 70)]
+    late = [*days(30, 39), summary(40, auc_pr=0.4), summary(41, auc_pr=0.4), *days(42, 70)]
     triggers, state = evaluate_retraining(late, state, POLICY)
-    assert [(t.kind, t.day) for t in triggers] == [("performance", day(40))]
+    assert [(t.kind, t.day) for t in triggers] == [("performance", day(41))]
     assert state.last_day == day(70)
 
 
 def test_performance_and_drift_share_the_cooldown() -> None:
-    history = [*days(30, 39), summary(40, auc_pr=0.4), *days(41, 45, TWO)]
+    low = [summary(40, auc_pr=0.4), summary(41, auc_pr=0.4)]
+    history = [*days(30, 39), *low, *days(42, 46, TWO)]
     fired, _ = one_day_per_tick(history)
     assert [t.kind for t in fired] == ["performance"]
 
@@ -191,10 +195,13 @@ def test_warming_up_covers_the_first_29_days() -> None:
 
 
 def test_reevaluating_the_same_summaries_with_the_returned_state_is_a_no_op() -> None:
-    history = [*days(30, 59), summary(45, auc_pr=0.3), *days(60, 70, TWO)]
+    low = [summary(45, auc_pr=0.3), summary(46, auc_pr=0.3)]
+    history = [*days(30, 59), *low, *days(60, 70, TWO)]
     history = sorted({s.day: s for s in history}.values(), key=lambda s: s.day)
     triggers, state = evaluate_retraining(history, RetrainState(), POLICY)
-    assert [(t.kind, t.day) for t in triggers] == [("performance", day(45)), ("drift", day(61))]
+    # one episode: opened by the low days 45-46, the drift from day 60 falls inside it
+    assert [(t.kind, t.day) for t in triggers] == [("performance", day(46))]
+    assert state.episode is not None and state.episode.onset == day(45)
     again, state_again = evaluate_retraining(history, state, POLICY)
     assert again == [] and state_again == state
 

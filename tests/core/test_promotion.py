@@ -7,7 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from mlops_assets.core.promotion import DEFAULT_FLOOR, DEFAULT_TOLERANCE, GateDecision, decide
+from mlops_assets.core.promotion import (
+    DEFAULT_FLOOR,
+    DEFAULT_TOLERANCE,
+    FAILED,
+    INSUFFICIENT_EVIDENCE,
+    PENDING_APPROVAL,
+    Evidence,
+    EvidencePolicy,
+    GateDecision,
+    decide,
+)
 from mlops_assets.core.training import evaluate, time_split, train_candidate
 from tests.synthetic import SYNTHETIC_FEATURES as F
 from tests.synthetic import synthetic_training_set
@@ -133,3 +143,56 @@ def test_gate_on_real_models_fails_shuffled_labels_and_passes_a_real_model():
     assert not decide(noise_auc_pr, real_auc_pr).passed
     # a retrain on the same data is no worse than the champion: it passes against itself
     assert decide(real_auc_pr, real_auc_pr).passed
+
+
+# --- evidence, approval ---------------------------------------------------------------------
+
+MINIMUM = EvidencePolicy(min_rows=1_000, min_positives=100, min_days=7)
+
+
+def test_too_little_evidence_is_not_promoted_and_says_why() -> None:
+    small = Evidence(rows=12_000, positives=1_500, days=4)
+    decision = decide(0.88, None, evidence=small, min_evidence=MINIMUM)
+    assert not decision.passed and decision.verdict == INSUFFICIENT_EVIDENCE
+    assert "insufficient evidence" in decision.reasons[0]
+    assert "4 days < 7" in decision.reasons[0] and "nothing is promoted" in decision.reasons[0]
+    assert decision.to_markdown().startswith("**Promotion gate: INSUFFICIENT EVIDENCE**")
+    few_positives = Evidence(rows=5_000, positives=40, days=9)
+    assert (
+        "40 positives < 100"
+        in decide(0.9, 0.5, evidence=few_positives, min_evidence=MINIMUM).reasons[0]
+    )
+    enough = Evidence(rows=5_000, positives=400, days=7)
+    assert decide(0.88, None, evidence=enough, min_evidence=MINIMUM).passed
+
+
+def test_a_bootstrapped_first_model_waives_the_minimum_and_says_so() -> None:
+    small = Evidence(rows=900, positives=90, days=4)
+    decision = decide(0.88, None, evidence=small, min_evidence=MINIMUM, bootstrap=True)
+    assert decision.passed and decision.bootstrap
+    assert any(r.startswith("bootstrapped first model") for r in decision.reasons)
+    assert not decide(0.5, None, evidence=small, min_evidence=MINIMUM, bootstrap=True).passed
+    with pytest.raises(ValueError, match="first model only"):
+        decide(0.88, 0.8, evidence=small, min_evidence=MINIMUM, bootstrap=True)
+
+
+def test_beating_the_champion_below_the_floor_is_pending_approval() -> None:
+    decision = decide(0.171, 0.133, approve_below_floor=True)
+    assert decision.verdict == PENDING_APPROVAL and not decision.passed
+    assert any("a person may approve it" in r for r in decision.reasons)
+    # without the option, or when it does not beat the champion, it is a plain failure
+    assert decide(0.171, 0.133).verdict == FAILED
+    assert decide(0.130, 0.133, approve_below_floor=True).verdict == FAILED
+    assert decide(0.6, None, approve_below_floor=True).verdict == FAILED  # no champion
+
+
+def test_require_approval_holds_every_passing_challenger() -> None:
+    decision = decide(0.85, 0.80, require_approval=True)
+    assert decision.verdict == PENDING_APPROVAL and not decision.passed
+    assert decide(0.60, 0.80, require_approval=True).verdict == FAILED
+
+
+def test_verdict_and_passed_cannot_disagree() -> None:
+    with pytest.raises(ValueError, match="contradicts"):
+        GateDecision(passed=True, verdict=FAILED)
+    assert GateDecision(passed=False).verdict == FAILED

@@ -126,7 +126,8 @@ def test_the_steps_materialize_the_new_model_end_to_end(followed: dict) -> None:
     try:
         missing = [
             name
-            for name in sorted(MODEL_ASSETS - SERVING_ASSETS)  # those: on demand, from the UI
+            # on demand, from the UI (serving) / observed only (episodes)
+            for name in sorted(MODEL_ASSETS - SERVING_ASSETS - {"retraining_episodes"})
             if instance.get_latest_materialization_event(dg.AssetKey([MODEL, name])) is None
         ]
         assert not missing, f"{MODEL}/… never materialized: {missing}"

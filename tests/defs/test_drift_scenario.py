@@ -390,8 +390,15 @@ def test_a_restarted_sensor_does_not_ask_again(scenario: Observed) -> None:
     tick = scenario.after_restart_tick
     assert not tick.run_requests, [r.run_key for r in tick.run_requests]
     # a stale cursor (crash before it was saved) re-asks the same key; the run key dedups it
-    assert scenario.stale_cursor_keys == drift_triggers(scenario)
-    assert scenario.duplicates_skipped == drift_triggers(scenario)
+    retrain_keys = [k for k in scenario.stale_cursor_keys if k.startswith(f"{MODEL}:retrain:")]
+    assert retrain_keys == drift_triggers(scenario)
+    assert [
+        k for k in scenario.duplicates_skipped if k.startswith(f"{MODEL}:retrain:")
+    ] == drift_triggers(scenario)
+    # the episode's own record (its check run) is de-duplicated by its run key the same way
+    episode = [k for k in scenario.stale_cursor_keys if k.startswith(f"{MODEL}:episode:")]
+    assert episode == [f"{MODEL}:episode:open:drift:{drift_triggers(scenario)[0].split(':')[-1]}"]
+    assert [k for k in scenario.duplicates_skipped if k.startswith(f"{MODEL}:episode:")] == episode
     assert not scenario.new_data_requests  # too few new label days for that sensor
 
 

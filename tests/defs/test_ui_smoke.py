@@ -133,7 +133,7 @@ def test_ui_shows_each_datasets_lineage_to_its_model_with_checks(webserver: int)
     assert "stg_cdnow_purchases" in deps["int_cdnow_customer_daily"]
     assert "int_cdnow_customer_daily" in deps["cdnow_customer_features"]
     assert "int_cdnow_customer_daily" in deps["cdnow_repurchase_labels"]
-    assert checks("raw_cdnow_purchases") == {"quarantine_rate": True}
+    assert checks("raw_cdnow_purchases") == {"quarantine_rate": True, "column_shift": False}
     assert checks("cdnow_customer_features")["feature_completeness"] is True
     assert nodes["raw_cdnow_purchases"]["groupName"] == "cdnow_ingest"
     assert nodes["cdnow_customer_features"]["groupName"] == "cdnow_marts"
@@ -161,7 +161,9 @@ def test_ui_shows_each_datasets_lineage_to_its_model_with_checks(webserver: int)
         assert {f"{model}/onnx", f"{dataset}/online_features"} <= deps[f"{model}/daily_scores"]
         assert f"{model}/daily_scores" in deps[f"{model}/drift_report"]
         assert {f"{model}/daily_scores", labels} <= deps[f"{model}/model_performance"]
-        assert f"{model}/onnx" in deps[f"{model}/retraining_history"]
+        # the history follows the candidates, so a failed gate does not block it
+        assert f"{model}/candidate_sklearn" in deps[f"{model}/retraining_history"]
+        assert checks(f"{model}/retraining_episodes")["retraining_episode"] is False
         assert checks(f"{model}/challenger")["approval_gate"] is True
         assert checks(f"{model}/onnx")["onnx_parity"] is True
         assert checks(f"{model}/training_set")["training_set_null_rate"] is True

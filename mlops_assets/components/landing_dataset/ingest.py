@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from mlops_assets.components.landing_dataset.spec import DATA_STAGE, DatasetSpec
-from mlops_assets.core import ingest, ingest_status, quality
+from mlops_assets.core import column_shift, ingest, ingest_status, quality
 from mlops_assets.core.schemas import DatasetContract, SourceSpec
 from mlops_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
 from mlops_assets.settings import Settings
@@ -47,6 +47,15 @@ def check_specs(source: SourceSpec, contract: DatasetContract) -> list[CheckSpec
         checks.append(CheckSpec("freshness", False, "The day's newest event is near its end."))
         checks.append(
             CheckSpec("row_count", False, "Row count within tolerance of the trailing mean.")
+        )
+    if source.event_time_in_partition and column_shift.judged_columns(source):
+        checks.append(
+            CheckSpec(
+                "column_shift",
+                False,
+                "Each raw numeric column's deciles and each categorical column's shares of the "
+                "day vs the trailing weeks (PSI): a unit switch shows on its first day.",
+            )
         )
     return checks
 
@@ -188,11 +197,41 @@ def _evaluate(
         )
     if check.name == "freshness":
         return quality.event_freshness(con, source, day, settings.max_event_lag_hours)
+    if check.name == "column_shift":
+        return _column_shift(con, source, day, settings)
     if check.name == "row_count":
         return quality.row_count_anomaly(
             con, source, day, settings.row_count_window_days, settings.row_count_tolerance
         )
     raise AssertionError(f"unknown check {check.name}")
+
+
+def _column_shift(con, source: SourceSpec, day: dt.date, settings: Settings) -> quality.Outcome:
+    policy = column_shift.ShiftPolicy(
+        window_days=settings.column_shift_window_days,
+        psi_limit=settings.column_shift_psi_limit,
+        min_rows_day=settings.column_shift_min_rows,
+    )
+    found = column_shift.shifts(con, source, day, policy)
+    if found is None:
+        return quality.Outcome(True, "not judged yet: too few trailing days", {})
+    shifted = [s for s in found if s.shifted]
+    return quality.Outcome(
+        passed=not shifted,
+        summary="; ".join(s.describe() for s in shifted) or f"{len(found)} column(s) within limits",
+        metadata={
+            "shifted_columns": [s.column for s in shifted],
+            "shift": {
+                s.column: {
+                    "psi": round(s.psi, 4),
+                    "limit": round(s.limit, 4),
+                    "median_ratio": s.median_ratio,
+                    "rows_day": s.rows_day,
+                }
+                for s in found
+            },
+        },
+    )
 
 
 def _check_result(

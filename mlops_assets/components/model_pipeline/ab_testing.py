@@ -277,10 +277,17 @@ def _conclude(context, spec: ModelSpec, uri: str, test, result) -> dg.AssetCheck
             floor=spec.gate.floor,
             tolerance=spec.gate.tolerance,
             metric_label="A/B AUC-PR",
+            require_approval=spec.gate.require_approval,
         )
         facts["gate"] = dg.MetadataValue.md(gate.to_markdown())
         info = registry.version_info(uri, spec.name, test.challenger)
-        if gate.passed and registry.has_onnx(uri, info["run_id"]):
+        if gate.verdict == promotion.PENDING_APPROVAL:  # a person promotes it: approve_model
+            registry.set_tags(uri, spec.name, test.challenger, {"gate_verdict": gate.verdict})
+            outcome += (
+                f" (v{test.challenger} won; pending approval: "
+                f"run {spec.name}_approve_model_job)"
+            )
+        elif gate.passed and registry.has_onnx(uri, info["run_id"]):
             registry.move_alias(
                 uri,
                 spec.name,

@@ -23,7 +23,6 @@ import dagster as dg
 from mlops_assets.components.landing_dataset import DatasetSpec
 from mlops_assets.components.model_pipeline import common
 from mlops_assets.components.model_pipeline.spec import ModelSpec
-from mlops_assets.core import monitoring
 from mlops_assets.settings import Settings
 
 
@@ -50,6 +49,15 @@ def build_jobs(spec: ModelSpec) -> dict:
             selection=dg.AssetSelection.assets(keys.daily_scores, keys.drift_report),
             tags=common.tags(spec, common.SCORING),
             description=f"`{spec.name}`: one day's scores by the champion, then its drift report.",
+        ),
+        "episode": dg.define_asset_job(
+            keys.name("retraining_episode_job"),
+            selection=dg.AssetSelection.checks(
+                dg.AssetCheckKey(keys.asset("retraining_episodes"), EPISODE_CHECK)
+            ),
+            tags=common.tags(spec, "episode"),
+            description=f"`{spec.name}`: record the retraining episode's state (open, "
+            f"escalated, closed) as the `{EPISODE_CHECK}` check of `retraining_episodes`.",
         ),
         "performance": dg.define_asset_job(
             keys.name("performance_job"),
@@ -119,47 +127,192 @@ def build_scoring_sensor(spec: ModelSpec, dataset: DatasetSpec, jobs: dict) -> d
     return scoring_sensor
 
 
+EPISODE_CHECK = "retraining_episode"
+EPISODE_STATE_TAG = "mlops/episode_state"  # open | escalated | closed
+
+
+def episodes_key(spec: ModelSpec) -> dg.AssetKey:
+    return spec.keys.asset("retraining_episodes")
+
+
+def build_episodes_spec(spec: ModelSpec) -> dg.AssetSpec:
+    """Where the episode check lives: an observed-only asset next to the champion, so no
+    selection of the model's assets runs the check by accident."""
+    return dg.AssetSpec(
+        key=episodes_key(spec),
+        group_name=spec.keys.group("monitoring"),
+        owners=spec.owners,
+        kinds={"dagster"},
+        tags={common.MODEL_TAG: spec.name},  # no stage: no phase or job selects it
+        deps=[spec.keys.champion],
+        description=f"`{spec.name}`'s retraining episodes as the drift sensor sees them; its "
+        f"`{EPISODE_CHECK}` check is their state (open, escalated, closed).",
+    )
+
+
+def build_episode_check(spec: ModelSpec) -> dg.AssetChecksDefinition:
+    """The retraining episode's state, as the drift sensor saw it: open (warn), escalated
+    (error: the champion is below its floor and retraining could not fix it), closed
+    (passed). It reads the run's tags, which the sensor wrote: a run without them fails."""
+
+    @dg.asset_check(
+        asset=episodes_key(spec),
+        name=EPISODE_CHECK,
+        description=f"`{spec.name}`'s retraining episode: open (warn), escalated to a person "
+        "(error: the champion is below its floor and retraining could not fix it), closed.",
+    )
+    def retraining_episode(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        tags = context.run.tags
+        state = tags.get(EPISODE_STATE_TAG)
+        if state not in ("open", "escalated", "closed"):
+            raise dg.Failure(
+                f"{EPISODE_STATE_TAG} tag missing: `{spec.name}_retrain_on_drift_sensor` "
+                "runs this check when an episode opens, escalates or closes"
+            )
+        message = tags.get(common.ESCALATION_TAG) or tags.get("mlops/reason", "")
+        metadata = {
+            "episode": tags.get(common.EPISODE_TAG, ""),
+            "onset_day": tags.get(common.ONSET_TAG, ""),
+            "state": state,
+            "attempts": dg.MetadataValue.json(json.loads(tags.get("mlops/attempts", "[]"))),
+        }
+        if state == "escalated":
+            context.log.error(f"{spec.name}: {message}")
+        return dg.AssetCheckResult(
+            passed=state == "closed",
+            severity=dg.AssetCheckSeverity.ERROR
+            if state == "escalated"
+            else dg.AssetCheckSeverity.WARN,
+            description=message,
+            metadata=metadata,
+        )
+
+    return retraining_episode
+
+
+def _outcome(context: dg.SensorEvaluationContext, run_key: str) -> str:
+    """What the retraining run asked under `run_key` did: promoted (success), failed, or
+    pending (not launched yet, queued, running)."""
+    from mlops_assets.core import retraining
+
+    records = context.instance.get_run_records(
+        dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1
+    )
+    if not records:
+        return retraining.PENDING
+    status = records[0].dagster_run.status
+    if status == dg.DagsterRunStatus.SUCCESS:
+        return retraining.PROMOTED
+    if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        return retraining.FAILED
+    return retraining.PENDING
+
+
 def build_retrain_on_drift_sensor(spec: ModelSpec, jobs: dict) -> dg.SensorDefinition:
     from mlops_assets.components.model_pipeline.monitoring import summary_store
+    from mlops_assets.core import retraining
 
-    retrain = jobs["retrain"]
-    policy = monitoring.RetrainPolicy(
-        min_drifted_features=spec.retraining.min_drifted_features,
-        consecutive_days=spec.retraining.consecutive_days,
+    retrain, episode_job = jobs["retrain"], jobs["episode"]
+    training_set_op = spec.keys.training_set.to_python_identifier()
+    r = spec.retraining
+    policy = retraining.RetrainPolicy(
+        min_drifted_features=r.min_drifted_features,
+        consecutive_days=r.consecutive_days,
         performance_floor=spec.performance.auc_pr_floor,
-        cooldown_days=spec.retraining.cooldown_days,
+        cooldown_days=r.cooldown_days,
+        label_delay_days=spec.labels.delay_days,
+        retry_label_days=r.retry_label_days,
+        backoff_factor=r.backoff_factor,
+        max_retry_wait_days=r.max_retry_wait_days,
+        max_attempts=r.max_attempts,
+        recovery_days=r.recovery_days,
     )
+
+    def episode_request(ep, state: str, day: str, message: str) -> dg.RunRequest:
+        attempts = [{"day": a.day, "run_key": a.run_key, "outcome": a.outcome} for a in ep.attempts]
+        tags = {
+            EPISODE_STATE_TAG: state,
+            common.EPISODE_TAG: f"{ep.kind}:{ep.opened}",
+            common.ONSET_TAG: ep.onset,
+            common.TRIGGER_DAY_TAG: day,
+            "mlops/attempts": json.dumps(attempts)[:2000],
+            "mlops/reason": message[:1000],
+        }
+        if state == "escalated":
+            tags[common.ESCALATION_TAG] = message[:2000]
+        return dg.RunRequest(
+            run_key=f"{spec.name}:episode:{state}:{ep.kind}:{ep.opened}",
+            job_name=episode_job.name,
+            tags=tags,
+        )
 
     @dg.sensor(
         name=spec.keys.name("retrain_on_drift_sensor"),
-        job=retrain,
+        jobs=[retrain, episode_job],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"`{spec.name}`: ≥ {policy.min_drifted_features} drifted inputs for ≥ "
-        f"{policy.consecutive_days} days, or AUC-PR below {policy.performance_floor} → one "
-        f"retraining per episode, {policy.cooldown_days}-day cooldown.",
+        f"{policy.consecutive_days} calendar days, or a labelled day's AUC-PR below "
+        f"{policy.performance_floor} (dated by its label arrival) → an episode and one "
+        f"retraining; a failed one is retried after {policy.retry_label_days} new labelled "
+        f"days (×{policy.backoff_factor:g}, cap {policy.max_retry_wait_days}); after "
+        f"{policy.max_attempts} failures the episode escalates (check `{EPISODE_CHECK}`).",
     )
     def retrain_on_drift_sensor(context: dg.SensorEvaluationContext, settings: Settings):
-        state = monitoring.RetrainState.from_json(context.cursor)
+        state = retraining.RetrainState.from_json(context.cursor)
         summaries = summary_store(settings, spec).read()
-        triggers, new_state = monitoring.evaluate_retraining(summaries, state, policy)
-        requests = [
-            dg.RunRequest(
-                run_key=f"{spec.name}:{t.run_key}",
-                tags={
-                    common.TRIGGER_TAG: t.kind,
-                    "mlops/trigger_day": t.day,
-                    "mlops/reason": t.reason[:200],
-                },
-            )
-            for t in triggers
-        ]
-        for t in triggers:
+        pending = state.episode.attempts if state.episode else []
+        outcomes = {
+            a.run_key: _outcome(context, f"{spec.name}:{a.run_key}")
+            for a in pending
+            if a.outcome == retraining.PENDING
+        }
+        decision = retraining.decide(summaries, state, policy, outcomes)
+        requests = []
+        for t in decision.triggers:
             context.log.info(f"{spec.name} retraining: {t.kind} on {t.day}: {t.reason}")
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{spec.name}:{t.run_key}",
+                    job_name=retrain.name,
+                    # the attempt learns from the labels known on its evidence day: the same
+                    # run key always means the same data, however late the run starts
+                    run_config={
+                        "ops": {training_set_op: {"config": {"label_arrived_until": t.day}}}
+                    },
+                    tags={
+                        common.TRIGGER_TAG: t.kind,
+                        common.TRIGGER_DAY_TAG: t.day,
+                        common.ONSET_TAG: t.onset,
+                        common.ATTEMPT_TAG: str(t.attempt),
+                        common.EPISODE_TAG: t.episode,
+                        "mlops/reason": t.reason[:200],
+                    },
+                )
+            )
+        for ep in decision.opened:
+            requests.append(episode_request(ep, "open", ep.opened, ep.reason))
+        for esc in decision.escalations:
+            context.log.error(f"{spec.name}: {esc.message}")
+            requests.append(episode_request(esc.episode, "escalated", esc.day, esc.message))
+        for closed in decision.closed:
+            ep = retraining.Episode.from_dict(
+                {k: v for k, v in closed.items() if k not in ("closed", "closed_because")}
+            )
+            why = f"closed on {closed['closed']}: {closed['closed_because']}"
+            requests.append(episode_request(ep, "closed", closed["closed"], why))
+        new_state = decision.state
         if not requests:
+            ep = new_state.episode
+            status = (
+                "no episode"
+                if ep is None
+                else f"{ep.kind} episode since {ep.opened}: {len(ep.attempts)} attempt(s), "
+                f"{ep.failed} failed" + (", escalated" if ep.escalated else "")
+            )
             return dg.SensorResult(
                 skip_reason=f"no trigger (evaluated through {new_state.last_day}, "
-                f"drift streak {new_state.streak})",
+                f"drift streak {new_state.streak}; {status})",
                 cursor=new_state.to_json(),
             )
         return dg.SensorResult(run_requests=requests, cursor=new_state.to_json())

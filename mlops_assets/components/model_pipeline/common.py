@@ -20,6 +20,14 @@ TRAINING, EXPORT, SCORING, PERFORMANCE, HISTORY, SERVING = (
     "serving",  # prediction log and A/B tests: materialized on demand, not by the runner
 )
 LABEL_DELAY_METADATA = "mlops/label_delay_days"
+# run tags a retraining episode puts on the runs it asks for (core.retraining)
+TRIGGER_DAY_TAG, ONSET_TAG, ATTEMPT_TAG, EPISODE_TAG = (
+    "mlops/trigger_day",
+    "mlops/onset_day",
+    "mlops/attempt",
+    "mlops/episode",
+)
+ESCALATION_TAG = "mlops/escalation"
 PREDICTIONS_SCHEMA = "monitoring"
 
 
@@ -29,6 +37,11 @@ def tags(spec: ModelSpec, stage: str) -> dict[str, str]:
 
 def training_set_path(home: Path, spec: ModelSpec) -> Path:
     return Path(home) / "models" / spec.name / "training" / "training_set.parquet"
+
+
+def training_window_path(home: Path, spec: ModelSpec) -> Path:
+    """The training set's window choice (core.training_window), next to it."""
+    return training_set_path(home, spec).with_name("training_window.json")
 
 
 def monitoring_dir(home: Path, spec: ModelSpec) -> Path:

@@ -94,9 +94,15 @@ def build_model_defs(spec: ModelSpec, dataset: DatasetSpec) -> dg.Definitions:
             monitoring.build_retraining_history(spec),
             ab_testing.build_prediction_log(spec, partitions),
             ab_testing.build_ab_test(spec),
+            dg.AssetsDefinition(specs=[automation.build_episodes_spec(spec)]),
         ],
-        asset_checks=[training.build_approval_gate(spec)],
-        jobs=[*jobs.values(), training.build_rollback_job(spec), rollout_job],
+        asset_checks=[training.build_approval_gate(spec), automation.build_episode_check(spec)],
+        jobs=[
+            *jobs.values(),
+            training.build_rollback_job(spec),
+            training.build_approve_job(spec, dataset),
+            rollout_job,
+        ],
         sensors=[
             automation.build_scoring_sensor(spec, dataset, jobs),
             automation.build_retrain_on_drift_sensor(spec, jobs),

@@ -661,9 +661,14 @@ def build_retraining_history(spec: ModelSpec) -> dg.AssetsDefinition:
         owners=spec.owners,
         kinds={"mlflow", "parquet"},
         tags=common.tags(spec, common.HISTORY),
-        deps=[keys.onnx],
+        # after the candidates, not after the gate: a failed gate (a blocking check on the
+        # challenger) must not keep the history from recording that very attempt. Lowest
+        # priority: in a retraining run it runs last, after the promotion and the export.
+        deps=[keys.candidate(c.kind) for c in spec.candidates],
+        op_tags={"dagster/priority": "-10"},
         description=(
-            f"Every `{spec.name}` version: what triggered it, on which data, the gate's verdict "
+            f"Every `{spec.name}` version: what triggered it (episode, attempt, evidence day), "
+            "on which data (training and held-out windows, window choice), the gate's verdict "
             "and whether it became champion — from the registry's version tags, as a table."
         ),
     )
@@ -676,10 +681,18 @@ def build_retraining_history(spec: ModelSpec) -> dg.AssetsDefinition:
                 "version": v["version"],
                 "created": pd.Timestamp(v["created"], unit="ms", tz="UTC"),
                 "trigger": v["tags"].get("trigger", ""),
+                "trigger_day": v["tags"].get("trigger_day", ""),
+                "episode": v["tags"].get("episode", ""),
+                "attempt": v["tags"].get("attempt", ""),
                 "training_window": v["tags"].get("training_window", ""),
+                "test_window": v["tags"].get("test_window", ""),
+                "window_choice": v["tags"].get("training_window_choice", ""),
                 "training_set_fingerprint": v["tags"].get("training_set_fingerprint", "")[:12],
                 "model_kind": v["tags"].get("model_kind", ""),
                 "gate_passed": v["tags"].get("gate_passed", "not evaluated"),
+                "gate_verdict": v["tags"].get("gate_verdict", "not evaluated"),
+                "gate_evidence": v["tags"].get("gate_evidence", ""),
+                "approved_by": v["tags"].get("approved_by", ""),
                 "gate_reasons": v["tags"].get("gate_reasons", ""),
                 "promoted": "champion_since" in v["tags"],
                 "champion_since": v["tags"].get("champion_since", ""),

@@ -139,6 +139,12 @@ class TrainingSpec(dg.Model):
     window_days: int | None = Field(
         None, ge=1, description="Newest N labelled days; none = every labelled day."
     )
+    min_post_onset_days: int = Field(
+        28,
+        ge=2,
+        description="Labelled days after an episode's onset before a retraining learns from "
+        "them only (fewer: the newest window, judged on the post-onset days).",
+    )
 
 
 GateMetric = Literal["auc_pr", "roc_auc"]
@@ -150,6 +156,22 @@ class GateSpec(dg.Model):
     metric: GateMetric = "auc_pr"
     floor: float = Field(ge=0, le=1, description="Absolute floor of the metric.")
     tolerance: float = Field(0.01, ge=0, le=1, description="Allowed shortfall vs the champion.")
+    min_test_rows: int = Field(500, ge=0, description="Held-out rows the gate needs to decide.")
+    min_test_positives: int = Field(50, ge=0, description="… positive labels among them.")
+    min_test_days: int = Field(7, ge=0, description="… distinct days they span.")
+    approve_below_floor: bool = Field(
+        True,
+        description="A challenger that beats the champion on the same window but misses the "
+        "floor waits for a person's approval (approve_model job) instead of failing.",
+    )
+    require_approval: bool = Field(
+        False, description="Every passing challenger waits for a person's approval."
+    )
+
+    def evidence_policy(self):
+        from mlops_assets.core.promotion import EvidencePolicy
+
+        return EvidencePolicy(self.min_test_rows, self.min_test_positives, self.min_test_days)
 
 
 class DriftSpec(dg.Model):
@@ -215,6 +237,19 @@ class RetrainingSpec(dg.Model):
     consecutive_days: int = Field(2, ge=1)
     cooldown_days: int = Field(14, ge=0)
     new_label_days: int = Field(14, ge=1, description="New labelled days that justify a retrain.")
+    retry_label_days: int = Field(
+        7,
+        ge=1,
+        description="In an episode: new labelled days before a failed retraining is retried.",
+    )
+    backoff_factor: float = Field(2.0, ge=1, description="… multiplied after each failure.")
+    max_retry_wait_days: int = Field(28, ge=1, description="… up to this cap.")
+    max_attempts: int = Field(
+        3, ge=1, description="Retrainings in one episode that did not end it before it escalates."
+    )
+    recovery_days: int = Field(
+        2, ge=1, description="Labelled days in a row at/above the floor that close an episode."
+    )
 
 
 class SchedulesSpec(dg.Model):

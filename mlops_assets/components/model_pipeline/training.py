@@ -28,11 +28,29 @@ class TrainingSetConfig(dg.Config):
 
     window_days: int | None = None  # newest N observation days; None = the YAML's window
     label_arrived_until: str | None = None  # YYYY-MM-DD: only labels known by then (replays)
+    onset_day: str | None = None  # YYYY-MM-DD: favour data after it (default: the run's tag)
 
 
 def _window(df) -> str:
     ts = df[training.TIME_COLUMN]
     return f"{ts.min():%Y-%m-%d} … {ts.max():%Y-%m-%d}"
+
+
+def split_training_set(settings: Settings, spec: ModelSpec, df, test_fraction: float):
+    """(train, test) of the current training set, as its window choice says."""
+    from mlops_assets.core import training_window
+
+    choice = training_window.load(common.training_window_path(settings.home_path, spec))
+    try:
+        return training_window.split(df, choice, test_fraction, training.TIME_COLUMN)
+    except ValueError as err:
+        raise dg.Failure(f"{spec.name}: {err}") from err
+
+
+def window_choice(settings: Settings, spec: ModelSpec):
+    from mlops_assets.core import training_window
+
+    return training_window.load(common.training_window_path(settings.home_path, spec))
 
 
 def load_training_set(settings: Settings, spec: ModelSpec):
@@ -108,9 +126,18 @@ def build_training_set(spec: ModelSpec) -> dg.AssetsDefinition:
             inputs = model_inputs.from_feature_service(store, spec.features.service)
         except model_inputs.FeatureServiceNotFound as err:
             raise dg.Failure(f"{spec.name}: {err}") from err
+        from mlops_assets.core import training_window
+
+        onset_text = config.onset_day or context.run.tags.get(common.ONSET_TAG)
+        onset = dt.date.fromisoformat(onset_text) if onset_text else None
+        frame, choice = training_window.choose(
+            frame, onset, spec.training.min_post_onset_days, "event_timestamp"
+        )
+        context.log.info(f"training window: {choice.choice}: {choice.reason}")
         frame = feature_store.training_set(store, frame, spec.features.service)
         path = common.training_set_path(settings.home_path, spec)
         model_inputs.save_training_set(frame, inputs, path)
+        training_window.save(choice, common.training_window_path(settings.home_path, spec))
         fingerprint = training.dataset_fingerprint(frame)
         null_rates = feature_store.null_rates(frame, list(inputs.features))
         worst = max(null_rates.values()) if null_rates else 0.0
@@ -121,6 +148,8 @@ def build_training_set(spec: ModelSpec) -> dg.AssetsDefinition:
                 "path": dg.MetadataValue.path(str(path)),
                 "fingerprint": fingerprint,
                 "window": _window(frame),
+                "window_choice": choice.choice,
+                "window_reason": choice.reason,
                 "positive_rate": float(frame[training.LABEL_COLUMN].mean()),
                 "model_inputs": dg.MetadataValue.json(model_inputs.as_metadata(inputs)),
                 "null_rates": dg.MetadataValue.json(null_rates),
@@ -173,7 +202,8 @@ def build_candidate(spec: ModelSpec, candidate: Candidate) -> dg.AssetsDefinitio
         features = inputs.features
         fingerprint = training.dataset_fingerprint(df)
         test_fraction, seed = spec.training.test_fraction, spec.training.seed
-        train, test = training.time_split(df, test_fraction=test_fraction)
+        train, test = split_training_set(settings, spec, df, test_fraction)
+        choice = window_choice(settings, spec)
         context.log.info(f"training {kind} on {len(train):,} rows, testing on {len(test):,}")
         model = training.train_candidate(kind, params, train, features, seed=seed)
         metrics = training.evaluate(model, test, features)
@@ -221,6 +251,7 @@ def build_candidate(spec: ModelSpec, candidate: Candidate) -> dg.AssetsDefinitio
                 "code_version": code_version(),
                 "dagster_run_id": context.run.run_id,
                 "trigger": common.trigger_of(context),
+                **(choice.tags() if choice else {}),
             },
             input_example=test.head(5),
             features=features,
@@ -296,6 +327,22 @@ def _latest_candidate_runs(mlflow: ModelRegistry, spec: ModelSpec, fingerprint: 
     return {k: r for k, r in latest.items() if k in wanted}
 
 
+class ChallengerConfig(dg.Config):
+    """`bootstrap`: the first model may be gated on a held-out window below the evidence
+    minimum — a deliberate, recorded choice (version tags `bootstrap`, `bootstrap_reason`)."""
+
+    bootstrap: bool = False
+    bootstrap_reason: str = ""
+
+
+EPISODE_TAGS = {  # run tag → version tag: which episode and attempt a version came from
+    common.TRIGGER_DAY_TAG: "trigger_day",
+    common.ONSET_TAG: "onset_day_of_episode",
+    common.ATTEMPT_TAG: "attempt",
+    common.EPISODE_TAG: "episode",
+}
+
+
 def build_challenger(spec: ModelSpec) -> dg.AssetsDefinition:
     keys = spec.keys
     metric = spec.gate.metric
@@ -313,8 +360,13 @@ def build_challenger(spec: ModelSpec) -> dg.AssetsDefinition:
         ),
     )
     def challenger(
-        context: dg.AssetExecutionContext, settings: Settings, mlflow: ModelRegistry
+        context: dg.AssetExecutionContext,
+        config: ChallengerConfig,
+        settings: Settings,
+        mlflow: ModelRegistry,
     ) -> dg.MaterializeResult:
+        if config.bootstrap and not config.bootstrap_reason.strip():
+            raise dg.Failure("bootstrap needs a bootstrap_reason (it is kept on the version)")
         df, inputs = load_training_set(settings, spec)
         fingerprint = training.dataset_fingerprint(df)
         runs = _latest_candidate_runs(mlflow, spec, fingerprint)
@@ -331,6 +383,21 @@ def build_challenger(spec: ModelSpec) -> dg.AssetsDefinition:
             "trigger": common.trigger_of(context),
             "code_version": best.data.tags.get("code_version", "unknown"),
             "dagster_run_id": context.run.run_id,
+            **{
+                name: context.run.tags[tag]
+                for tag, name in EPISODE_TAGS.items()
+                if tag in context.run.tags
+            },
+            **{
+                k: best.data.tags[k]
+                for k in ("training_window_choice", "training_window_reason", "onset_day")
+                if k in best.data.tags
+            },
+            **(
+                {"bootstrap": "true", "bootstrap_reason": config.bootstrap_reason[:500]}
+                if config.bootstrap
+                else {}
+            ),
         }
         version = registry.register_version(
             mlflow.tracking_uri,
@@ -385,7 +452,11 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"Challenger {label} ≥ {gate.floor}, and ≥ champion − {gate.tolerance} on "
         "the same held-out window"
-        + (f", and above the baseline rule `{spec.baseline.name}`." if spec.baseline else "."),
+        + (f", and above the baseline rule `{spec.baseline.name}`" if spec.baseline else "")
+        + f"; that window holds ≥ {gate.min_test_rows} rows, ≥ {gate.min_test_positives} "
+        f"positives and ≥ {gate.min_test_days} days (else: insufficient evidence)"
+        + ("; every promotion waits for approval." if gate.require_approval else "."),
+        op_tags={"dagster/priority": "1"},
     )
     def approval_gate(
         context: dg.AssetCheckExecutionContext, settings: Settings, mlflow: ModelRegistry
@@ -399,11 +470,17 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
         info = handle.version_info(version)
         challenger_value = float(info["metrics"][gate.metric])
         champion = handle.alias_version(registry.CHAMPION)
+        champion = None if champion == version else champion
         champion_value = None
         not_compared = None
-        if champion is not None and champion != version:
-            df, _ = load_training_set(settings, spec)
-            _, test = training.time_split(df, test_fraction=float(info["params"]["test_fraction"]))
+        df, _ = load_training_set(settings, spec)
+        _, test = split_training_set(settings, spec, df, float(info["params"]["test_fraction"]))
+        evidence = promotion.Evidence(
+            rows=len(test),
+            positives=int(test[training.LABEL_COLUMN].sum()),
+            days=int(test[training.TIME_COLUMN].dt.floor("D").nunique()),
+        )
+        if champion is not None:
             champion_inputs = version_inputs(handle.version_info(champion))
             lacking = [f for f in champion_inputs.features if f not in test.columns]
             if lacking:  # the feature service changed: the champion cannot score these rows
@@ -439,25 +516,35 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
             metric_label=label,
             baseline=baseline_value,
             baseline_label=spec.baseline.name if spec.baseline else "baseline",
+            evidence=evidence,
+            min_evidence=gate.evidence_policy(),
+            bootstrap=info["tags"].get("bootstrap") == "true" and champion is None,
+            require_approval=gate.require_approval,
+            approve_below_floor=gate.approve_below_floor,
         )
         if not_compared:
             first = [r for r in decision.reasons if r.startswith("no current champion")]
             decision.reasons[:] = [r for r in decision.reasons if r not in first] + [not_compared]
+        choice = window_choice(settings, spec)
         registry.set_tags(
             mlflow.tracking_uri,
             spec.name,
             version,
             {
                 "gate_passed": str(decision.passed).lower(),
+                "gate_verdict": decision.verdict,
                 "gate_reasons": "; ".join(decision.reasons),
                 "gate_metric": gate.metric,
                 "gate_champion_version": champion or "none",
+                "gate_evidence": evidence.describe(),
+                "gate_champion_value": "n/a" if champion_value is None else f"{champion_value:.4f}",
             },
         )
         return dg.AssetCheckResult(
             passed=decision.passed,
             description="; ".join(decision.reasons),
             metadata={
+                "verdict": decision.verdict,
                 "metric": gate.metric,
                 "challenger_version": version,
                 "challenger_value": challenger_value,
@@ -466,6 +553,11 @@ def build_approval_gate(spec: ModelSpec) -> dg.AssetChecksDefinition:
                 "floor": gate.floor,
                 "tolerance": gate.tolerance,
                 "baseline_value": baseline_value if baseline_value is not None else "n/a",
+                "test_rows": evidence.rows,
+                "test_positives": evidence.positives,
+                "test_days": evidence.days,
+                "test_window": info["tags"].get("test_window", ""),
+                "training_window_choice": choice.choice if choice else "recent",
                 "decision": dg.MetadataValue.md(decision.to_markdown()),
             },
         )
@@ -495,8 +587,9 @@ def build_champion(spec: ModelSpec) -> dg.AssetsDefinition:
             raise dg.Failure("no challenger to promote")
         info = handle.version_info(version)
         if info["tags"].get("gate_passed") != "true":
+            verdict = info["tags"].get("gate_verdict", "failed").replace("_", " ")
             raise dg.Failure(
-                f"v{version} has not passed the approval gate: "
+                f"v{version} has not passed the approval gate ({verdict}): "
                 f"{info['tags'].get('gate_reasons', '-')}"
             )
         previous = registry.move_alias(
@@ -571,3 +664,98 @@ def build_rollback_job(spec: ModelSpec) -> dg.JobDefinition:
         rollback_champion()
 
     return rollback_job
+
+
+class ApproveConfig(dg.Config):
+    """Which gated version a person approves, why, and who they are (kept on the tags)."""
+
+    version: str
+    reason: str
+    approver: str
+
+
+APPROVABLE = ("pending_approval",)
+
+
+def build_approve_job(spec: ModelSpec, dataset) -> dg.JobDefinition:
+    """`<model>_approve_model_job`: a person promotes a version the gate left pending."""
+    from mlops_assets.components.model_pipeline.export import export_version
+
+    keys = spec.keys
+
+    @dg.op(name=keys.name("approve_model"), tags={"kind": "mlflow"})
+    def approve_model(
+        context: dg.OpExecutionContext,
+        config: ApproveConfig,
+        settings: Settings,
+        mlflow: ModelRegistry,
+    ) -> None:
+        """Export the version to ONNX (parity must hold), then move `champion` to it; refuses
+        unknown versions, versions the gate did not leave pending, and failed exports."""
+        if not config.reason.strip() or not config.approver.strip():
+            raise dg.Failure("an approval needs a reason and who approves")
+        handle = mlflow.model(spec.name)
+        known = {v["version"] for v in registry.versions(mlflow.tracking_uri, spec.name)}
+        if config.version not in known:
+            raise dg.Failure(
+                f"{spec.name} has no version {config.version!r} (known: {sorted(known, key=int)})"
+            )
+        info = handle.version_info(config.version)
+        verdict = info["tags"].get("gate_verdict", "not evaluated")
+        if verdict not in APPROVABLE:
+            raise dg.Failure(
+                f"v{config.version}'s gate verdict is {verdict!r}: only a version pending "
+                "approval can be approved (use the rollback job for an earlier champion)"
+            )
+        if handle.alias_version(registry.CHAMPION) == config.version:
+            raise dg.Failure(f"v{config.version} is already the champion")
+        out = export_version(context, settings, mlflow, spec, dataset, config.version)
+        if not out.passed or not registry.has_onnx(mlflow.tracking_uri, info["run_id"]):
+            raise dg.Failure(
+                f"v{config.version} has no faithful ONNX export ({out.describe()}): scoring "
+                "could not serve it, so it is not approved"
+            )
+        registry.set_tags(
+            mlflow.tracking_uri,
+            spec.name,
+            config.version,
+            {
+                "approved_by": config.approver,
+                "approval_reason": config.reason,
+                "approved_verdict": verdict,
+            },
+        )
+        previous = registry.move_alias(
+            mlflow.tracking_uri,
+            spec.name,
+            registry.CHAMPION,
+            config.version,
+            reason=f"approved: {config.reason}",
+            actor=config.approver,
+        )
+        context.log.info(f"champion approved: v{previous or '-'} → v{config.version}")
+        context.log_event(dg.AssetMaterialization(asset_key=keys.onnx, metadata=out.metadata))
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=keys.champion,
+                metadata={
+                    "version": config.version,
+                    "previous_version": previous or "none",
+                    "approval_reason": config.reason,
+                    "approved_by": config.approver,
+                    "gate_verdict": verdict,
+                    "gate_reasons": info["tags"].get("gate_reasons", ""),
+                },
+            )
+        )
+
+    @dg.job(
+        name=keys.name("approve_model_job"),
+        description=f"A person promotes a `{spec.name}` version the gate left pending approval: "
+        "ONNX export with parity first, then the `champion` alias (recorded on its tags).",
+        tags=common.tags(spec, "approval"),
+    )
+    def approve_model_job() -> None:
+        approve_model()
+
+    return approve_model_job

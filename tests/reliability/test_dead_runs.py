@@ -307,6 +307,10 @@ def daemon(tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     assert fast != DAGSTER_YAML
     config.write_text(fast + "run_queue:\n  dequeue_interval_seconds: 1\n")
+    # create and stamp the instance's SQLite storages once, before two processes (the daemon,
+    # `dagster job launch`) open it: concurrent first opens can stamp alembic twice
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        instance.get_runs(limit=1)
     with (tmp_path / "daemon.log").open("w") as log:
         proc = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],

@@ -183,6 +183,14 @@ def _configure_materialize(parser: argparse.ArgumentParser) -> None:
         help="give up when a run has waited this long for a concurrency-pool slot held by "
         f"another run; 0 waits for ever (default: ${POOL_WAIT_TIMEOUT_ENV} or 1800)",
     )
+    parser.add_argument(
+        "--bootstrap",
+        metavar="REASON",
+        default=None,
+        help="a model with no champion yet may be promoted on a held-out window smaller than "
+        "its gate's evidence minimum (gate.min_test_rows/positives/days); REASON is recorded "
+        "on the version",
+    )
 
 
 def _pool_wait_timeout(args: argparse.Namespace, env: Mapping[str, str]) -> float | None:
@@ -224,6 +232,9 @@ def _run_materialize(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except argparse.ArgumentTypeError as exc:
         _to_stderr(f"mlops-assets materialize: error: {POOL_WAIT_TIMEOUT_ENV}: {exc}")
         return 2
+    if args.bootstrap is not None and not args.bootstrap.strip():
+        _to_stderr("mlops-assets materialize: error: --bootstrap needs a reason")
+        return 2
     settings = Settings.from_env()
     started = time.perf_counter()
     instance, _ = _open_instance(_to_stderr)
@@ -236,6 +247,7 @@ def _run_materialize(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 progress=_to_stderr,
                 only=args.phase,
                 pool_wait_timeout=timeout,
+                bootstrap_reason=args.bootstrap,
             )
         except (RuntimeError, dg.DagsterError) as exc:
             _to_stderr(f"mlops-assets materialize: error: {exc}")

@@ -278,13 +278,16 @@ def materialize_everything(
     pool_wait_timeout: float | None = None,
     datasets: Sequence[DatasetSpec] | None = None,
     models: Sequence[ModelSpec] | None = None,
+    bootstrap_reason: str | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
     """Run the phases (`plan`) in order, each dataset over the days it has landed and each
     model over its dataset's days (performance: the days whose labels have landed, by the
     model's own label delay). Before each phase, wait for its concurrency pools (saying which
     run holds a slot); while it runs, report a step waiting for a slot; give up after
     `pool_wait_timeout` seconds of waiting (None: wait for ever). `datasets` / `models`
-    default to every declared one (their YAMLs)."""
+    default to every declared one (their YAMLs). `bootstrap_reason`: a model with no champion
+    yet may be promoted on a held-out window below the gate's evidence minimum, the reason
+    recorded on the version (the challenger's `bootstrap` config)."""
     datasets = list(dataset_specs() if datasets is None else datasets)
     models = list(model_specs() if models is None else models)
     phases = _select(plan(datasets, models), only)
@@ -320,11 +323,20 @@ def materialize_everything(
                 partition_range=(span[0].isoformat(), span[1].isoformat()) if span else None,
                 tags={"mlops/trigger": "manual"},
                 run_id=run_id,
+                run_config=_bootstrap_config(by_name[phase.subject], bootstrap_reason)
+                if phase.kind == "models" and bootstrap_reason
+                else None,
             )
         secs = (dt.datetime.now() - started).total_seconds()
         progress(f"[{i}/{len(phases)}] {label}: done in {secs:.0f} s (run {result.run_id[:8]})")
         results.append(result)
     return results
+
+
+def _bootstrap_config(model: ModelSpec, reason: str) -> dict[str, Any]:
+    """Run config of a models phase whose first model is bootstrapped (see the gate)."""
+    op = model.keys.challenger.to_python_identifier()
+    return {"ops": {op: {"config": {"bootstrap": True, "bootstrap_reason": reason}}}}
 
 
 def _pools(graph, selection: str) -> set[str]:

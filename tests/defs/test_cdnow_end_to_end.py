@@ -24,6 +24,7 @@ import pytest
 from mlops_assets.components.landing_dataset import DATASETS_DIR, load_dataset_spec
 from mlops_assets.components.model_pipeline.spec import MODELS_DIR, load_spec
 from mlops_assets.settings import Settings
+from tests.small_worlds import bootstrap_config
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,12 @@ def run(tmp_path_factory: pytest.TempPathFactory):
             "performance": _span(scored[0], LABELLED),
             "history": None,
         }
-        config = {"ops": {"cdnow_repurchase__training_set": {"config": {"window_days": 7}}}}
+        config = {  # a 7-day training window: its held-out part is below the evidence minimum
+            "ops": {
+                "cdnow_repurchase__training_set": {"config": {"window_days": 7}},
+                **bootstrap_config(MODEL)["ops"],
+            }
+        }
         results, seconds = {}, {}
         for kind, span in spans.items():
             t = time.perf_counter()

@@ -28,6 +28,7 @@ from mlops_assets.components.model_pipeline.spec import model_specs
 from mlops_assets.datasets.simulator import SimulationConfig, simulate
 from mlops_assets.settings import Settings
 from tests.servers import S3, Postgres
+from tests.small_worlds import SMALL_WORLD_BOOTSTRAP
 
 pytestmark = pytest.mark.slow
 
@@ -127,6 +128,7 @@ def world(
                 progress=print,
                 datasets=[d for d in dataset_specs() if d.name == DATASET],
                 models=[m for m in model_specs() if m.name == MODEL],
+                bootstrap_reason=SMALL_WORLD_BOOTSTRAP,
             )
             world.runs = [r.run_id for r in results]
             sensor = defs.resolve_sensor_def(SENSOR)

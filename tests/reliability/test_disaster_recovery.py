@@ -35,6 +35,7 @@ from mlops_assets.core import registry
 from mlops_assets.core.evaluation import served_onnx_path
 from mlops_assets.datasets.simulator import SimulationConfig, simulate
 from mlops_assets.settings import Settings
+from tests.small_worlds import SMALL_WORLD_BOOTSTRAP
 
 pytestmark = pytest.mark.slow
 
@@ -166,6 +167,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
                 progress=lambda _line: None,
                 datasets=[d for d in dataset_specs() if d.name == DATASET],
                 models=[m for m in model_specs() if m.name == MODEL],
+                bootstrap_reason=SMALL_WORLD_BOOTSTRAP,
             )
             tick = _evaluate_sensor(defs, instance, None)  # first tick: all days ingested
             assert not tick.run_requests

@@ -18,6 +18,7 @@ import pytest
 from mlops_assets.core import registry
 from mlops_assets.datasets.simulator import SimulationConfig, simulate
 from tests.net import free_port
+from tests.small_worlds import bootstrap_config
 
 BIN = Path(sys.executable).parent
 ADMIN_TOKEN = "t0ken-for-the-admin-api-only"
@@ -61,7 +62,11 @@ def materialized_home(
         for phase in plan([dataset], [spec]):
             if phase.kind in spans:
                 result = run_selection(
-                    defs, phase.selection, instance=instance, partition_range=spans[phase.kind]
+                    defs,
+                    phase.selection,
+                    instance=instance,
+                    partition_range=spans[phase.kind],
+                    run_config=bootstrap_config(spec) if phase.kind == "models" else None,
                 )
                 assert result.success, phase.name
     env = {

@@ -284,8 +284,7 @@ def _conclude(context, spec: ModelSpec, uri: str, test, result) -> dg.AssetCheck
         if gate.verdict == promotion.PENDING_APPROVAL:  # a person promotes it: approve_model
             registry.set_tags(uri, spec.name, test.challenger, {"gate_verdict": gate.verdict})
             outcome += (
-                f" (v{test.challenger} won; pending approval: "
-                f"run {spec.name}_approve_model_job)"
+                f" (v{test.challenger} won; pending approval: run {spec.name}_approve_model_job)"
             )
         elif gate.passed and registry.has_onnx(uri, info["run_id"]):
             registry.move_alias(

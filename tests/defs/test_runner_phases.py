@@ -96,3 +96,23 @@ def test_adapters_write_the_contract_their_dataset_declares() -> None:
     assert specs["cdnow"].contract.sources == (cdnow.CDNOW_PURCHASES,)
     assert cdnow.ReplayConfig().start_date == specs["cdnow"].partitions.start_date
     assert simulator.PLANS == ("basic", "standard", "premium")  # the YAML's allowed values
+
+
+def test_a_bootstrap_reason_configures_each_models_challenger() -> None:
+    from mlops_assets.runner import _bootstrap_config
+
+    churn = next(m for m in model_specs() if m.name == "churn")
+    assert _bootstrap_config(churn, "first model of a pilot") == {
+        "ops": {
+            "churn__challenger": {
+                "config": {"bootstrap": True, "bootstrap_reason": "first model of a pilot"}
+            }
+        }
+    }
+
+
+def test_materialize_refuses_a_blank_bootstrap_reason(capsys: pytest.CaptureFixture) -> None:
+    from mlops_assets.cli import main
+
+    assert main(["materialize", "--bootstrap", "  "]) == 2
+    assert "--bootstrap needs a reason" in capsys.readouterr().err

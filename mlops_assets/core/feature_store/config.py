@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlops_assets.core.feature_store.feast_import import import_feast
+
 if TYPE_CHECKING:
     from feast import FeatureStore, RepoConfig
 
@@ -58,6 +60,7 @@ def build_repo_config(
     Redis in prod. The Redis connection string
     (`host:port,password=...`) must come from the caller, i.e. from an env var; there is no default.
     """
+    import_feast()
     from feast import RepoConfig
     from feast.infra.registry.sql import SqlRegistryConfig
 
@@ -104,6 +107,7 @@ def open_store(
     registry_url: str | None = None,
 ) -> FeatureStore:
     """A FeatureStore on the data home (`home`, else MLOPS_HOME, failing fast when unset)."""
+    import_feast()
     from feast import FeatureStore
 
     home = home_from_env() if home is None else checked_home(home)

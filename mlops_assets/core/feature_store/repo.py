@@ -17,6 +17,7 @@ from mlops_assets.core.feature_store.config import (
     checked_home,
     store_home,
 )
+from mlops_assets.core.feature_store.feast_import import import_feast
 from mlops_assets.core.feature_store.online import forget_service_refs
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def load_repo(repo_path: Path | str = REPO_PATH) -> RepoContents:
     `feast apply` (path relative to the repo), so `from entities import user` inside the repo
     resolves to the very objects collected here.
     """
+    import_feast()
     from feast import Entity, FeatureService, FeatureView, Project
     from feast.data_source import DataSource
     from feast.feature_view import DUMMY_ENTITY

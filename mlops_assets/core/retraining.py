@@ -20,9 +20,10 @@ floor; for an episode opened by drift alone, the first calm day). While it is op
 * a retraining that promoted a new champion is not followed by another unless labelled days
   scored by that new champion are below the floor too (days of the replaced version are
   ignored);
-* after `max_attempts` attempts that did not end it (failed, or promoted a model that is
-  below the floor too) the episode escalates once, when the next attempt would be due: the
-  champion is below its floor and retraining could not fix it — a person must act.
+* after `max_attempts` attempts that did not end it the episode escalates once: as soon as
+  the last one is known to have failed, or once a model it promoted is below the floor too
+  (`retry_label_days` of its own labelled days): the champion is below its floor and
+  retraining could not fix it — a person must act.
 """
 
 from __future__ import annotations
@@ -332,13 +333,15 @@ def _maybe_retry_or_escalate(
             return
         reason = f"{ep.reason}; the promoted model is below the floor too"
     else:
-        wait = policy.retry_wait(ep.failed)
-        if ep.fresh_label_days < wait:
-            return
         reason = (
             f"{ep.reason}; attempt {len(ep.attempts) + 1} after {ep.fresh_label_days} new "
             f"labelled days ({ep.failed} failed so far)"
         )
+        # the last allowed attempt failed: escalate now, not when another would be due
+        if len(ep.attempts) < policy.max_attempts and ep.fresh_label_days < policy.retry_wait(
+            ep.failed
+        ):
+            return
     if len(ep.attempts) >= policy.max_attempts:  # none of them ended the episode
         ep.escalated = day
         escalations.append(Escalation(day, ep, escalation_message(ep, policy)))

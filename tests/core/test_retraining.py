@@ -87,11 +87,13 @@ def test_one_episode_with_backoff_then_escalation() -> None:
     triggers, escalations, state = replay(140, bad_from=60)
     days = [t.day for t in triggers]
     # first on arrival of the second bad label (91); then 7 new labelled days (98); then
-    # 14, capped at 10 (108); three failures → escalation on the next evidence day
+    # 14, capped at 10 (108); the third failed → escalation on the next evidence day, not
+    # when a fourth attempt would have been due
     assert days == [day(91), day(98), day(108)], days
     assert [t.attempt for t in triggers] == [1, 2, 3]
     assert len(escalations) == 1
     esc = escalations[0]
+    assert esc.day == day(109)
     assert esc.run_key == f"escalate:performance:{day(91)}"
     assert "below its floor" in esc.message and "could not fix it" in esc.message
     assert "approve_model" in esc.message and "rollback" in esc.message
@@ -164,5 +166,5 @@ def test_a_promoted_model_below_the_floor_too_counts_towards_the_escalation() ->
         escalations += decision.escalations
     # 91: promoted; v2's first labelled days arrive from 122: 7 of them → 128; then 7 → 135
     assert [t.day for t in triggers] == [day(91), day(128), day(135)]
-    assert len(escalations) == 1 and escalations[0].day == day(145)
+    assert len(escalations) == 1 and escalations[0].day == day(136)
     assert "3 attempts" in escalations[0].message

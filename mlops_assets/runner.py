@@ -323,7 +323,7 @@ def materialize_everything(
                 partition_range=(span[0].isoformat(), span[1].isoformat()) if span else None,
                 tags={"mlops/trigger": "manual"},
                 run_id=run_id,
-                run_config=_bootstrap_config(by_name[phase.subject], bootstrap_reason)
+                run_config=bootstrap_config(by_name[phase.subject], bootstrap_reason)
                 if phase.kind == "models" and bootstrap_reason
                 else None,
             )
@@ -333,7 +333,7 @@ def materialize_everything(
     return results
 
 
-def _bootstrap_config(model: ModelSpec, reason: str) -> dict[str, Any]:
+def bootstrap_config(model: ModelSpec, reason: str) -> dict[str, Any]:
     """Run config of a models phase whose first model is bootstrapped (see the gate)."""
     op = model.keys.challenger.to_python_identifier()
     return {"ops": {op: {"config": {"bootstrap": True, "bootstrap_reason": reason}}}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_assets import runner
 from mlops_assets.components.model_pipeline.spec import ModelSpec
 
 SMALL_WORLD_BOOTSTRAP = "small test world: fewer held-out days than the gate's evidence minimum"
@@ -17,5 +18,4 @@ SMALL_WORLD_BOOTSTRAP = "small test world: fewer held-out days than the gate's e
 
 def bootstrap_config(spec: ModelSpec) -> dict[str, Any]:
     """Run config of a models phase (or a run selecting the challenger) that bootstraps."""
-    op = spec.keys.challenger.to_python_identifier()
-    return {"ops": {op: {"config": {"bootstrap": True, "bootstrap_reason": SMALL_WORLD_BOOTSTRAP}}}}
+    return runner.bootstrap_config(spec, SMALL_WORLD_BOOTSTRAP)

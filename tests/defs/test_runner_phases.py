@@ -99,10 +99,10 @@ def test_adapters_write_the_contract_their_dataset_declares() -> None:
 
 
 def test_a_bootstrap_reason_configures_each_models_challenger() -> None:
-    from mlops_assets.runner import _bootstrap_config
+    from mlops_assets.runner import bootstrap_config
 
     churn = next(m for m in model_specs() if m.name == "churn")
-    assert _bootstrap_config(churn, "first model of a pilot") == {
+    assert bootstrap_config(churn, "first model of a pilot") == {
         "ops": {
             "churn__challenger": {
                 "config": {"bootstrap": True, "bootstrap_reason": "first model of a pilot"}

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_assets.core.skops_import import import_skops
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -184,6 +186,7 @@ def _log_model(
                     pip_requirements=_pip_requirements(kind),
                 )
             else:
+                import_skops()
                 import skops.io
 
                 mlflow.sklearn.save_model(
@@ -362,6 +365,7 @@ def load_native_model(tracking_uri: str, model_name: str, version: str, kind: st
         local = download_artifacts(artifact_uri=location, dst_path=tmp, tracking_uri=tracking_uri)
         if kind == "xgboost":
             return mlflow.xgboost.load_model(local)
+        import_skops()
         return mlflow.sklearn.load_model(local)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from mlops_assets.core.deployment import variant_for
 from mlops_assets.serving.batch_scores import BatchScores
@@ -67,6 +67,9 @@ class ServiceConfig:
     # what "now" is for the features' TTL: "wall" (the clock; prod's default) or "as_of" (only
     # a request's `as_of` day: the local profile replays a simulated calendar)
     feature_clock: str = "as_of"
+    # caller-sent values outside a version's training range ± kσ: "flag" answers them, naming
+    # the features in `out_of_range` (and counting them); "reject" refuses them (422)
+    out_of_range: str = "flag"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServiceConfig:
@@ -84,6 +87,7 @@ class ServiceConfig:
             predict_token=environ.get("MLOPS_PREDICT_TOKEN") or None,
             feature_clock=environ.get("MLOPS_FEATURE_CLOCK")
             or ("wall" if env == "prod" else "as_of"),
+            out_of_range=environ.get("MLOPS_SERVE_OUT_OF_RANGE") or "flag",
         )
         config = dataclasses.replace(config, **overrides)
         config.check()
@@ -100,6 +104,10 @@ class ServiceConfig:
             raise ConfigError(
                 f"MLOPS_FEATURE_CLOCK must be 'wall' or 'as_of', got {self.feature_clock!r}"
             )
+        if self.out_of_range not in ("flag", "reject"):
+            raise ConfigError(
+                f"MLOPS_SERVE_OUT_OF_RANGE must be 'flag' or 'reject', got {self.out_of_range!r}"
+            )
         for name, token in (
             ("MLOPS_ADMIN_TOKEN", self.admin_token),
             ("MLOPS_PREDICT_TOKEN", self.predict_token),
@@ -115,7 +123,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str | int] | None = Field(None, min_length=1, max_length=MAX_BATCH)
-    instances: list[dict[str, float | int | None]] | None = Field(
+    # strict: a string or a boolean is refused by name, never coerced to a number
+    instances: list[dict[str, StrictFloat | StrictInt | None]] | None = Field(
         None, min_length=1, max_length=MAX_BATCH
     )
     as_of: dt.date | None = None
@@ -254,8 +263,12 @@ def create_app(config: ServiceConfig, hub: ModelHub | None = None) -> FastAPI:
         as_of = body.as_of
         if body.instances is not None:
             ids = [str(i) for i in body.ids] if body.ids else [None] * len(body.instances)
-            rows = _instance_rows(deployment, body.instances)
+            rows, outside = _instance_rows(deployment, body.instances, config.out_of_range)
             answers = _score(deployment, ids, rows, metrics, log, started, as_of)
+            for n, features in outside.items():
+                answers[n]["out_of_range"] = features
+                for feature in features:
+                    metrics.out_of_range.labels(model, feature).inc()
         else:
             ids = [str(i) for i in body.ids]
             fresh_at = _fresh_at(as_of, config.feature_clock)
@@ -443,13 +456,19 @@ def _degraded(
     return answers
 
 
-def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> Rows:
-    """Caller-sent feature values, checked against the inputs of every variant that may answer
-    (names, finiteness)."""
+def _instance_rows(
+    deployment: Deployment, instances: list[dict[str, Any]], out_of_range: str
+) -> tuple[Rows, dict[int, list[str]]]:
+    """Caller-sent feature values, checked against every variant that may answer: names,
+    finiteness, whole numbers where a variant was trained on whole numbers only (refused,
+    422), and each value against the variant's training range ± kσ: refused under
+    `out_of_range="reject"`, else returned as {instance index: [features outside]}."""
     champion = deployment.champion
+    variants = [champion] + ([deployment.challenger] if deployment.challenger else [])
     expected = list(champion.inputs.features)
     if deployment.challenger is not None:
         expected += [f for f in deployment.challenger.inputs.features if f not in expected]
+    outside: dict[int, list[str]] = {}
     for n, instance in enumerate(instances):
         missing = [f for f in expected if f not in instance]
         extra = sorted(set(instance) - set(expected))
@@ -462,7 +481,22 @@ def _instance_rows(deployment: Deployment, instances: list[dict[str, Any]]) -> R
         bad = [f for f in expected if instance[f] is not None and not math.isfinite(instance[f])]
         if bad:
             raise HTTPException(422, f"instances[{n}]: {bad} must be finite numbers or null")
-    return Rows.from_instances(instances, expected)
+        for variant in variants:
+            for name, allowed in variant.ranges.items():
+                value = instance.get(name)
+                if value is None:
+                    continue
+                refused = allowed.refusal(value)
+                beyond = None if refused else allowed.outside(value)
+                if refused or (beyond and out_of_range == "reject"):
+                    raise HTTPException(
+                        422,
+                        f"instances[{n}].{name}: {refused or beyond} of {variant.model} "
+                        f"v{variant.version}",
+                    )
+                if beyond and name not in outside.setdefault(n, []):
+                    outside[n].append(name)
+    return Rows.from_instances(instances, expected), outside
 
 
 def _score(

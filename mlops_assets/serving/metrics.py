@@ -43,6 +43,7 @@ class ServiceMetrics:
     confidence: Histogram
     errors: Counter
     degraded: Counter
+    out_of_range: Counter
     http_duration: Histogram
     http_in_progress: Gauge
     memory: Gauge
@@ -98,6 +99,12 @@ class ServiceMetrics:
                 "ml_degraded_predictions_total",
                 "Predictions answered in degraded mode.",
                 ["model", "reason"],
+                registry=r,
+            ),
+            out_of_range=Counter(
+                "ml_out_of_range_inputs_total",
+                "Caller-sent input values outside the training range ± kσ, by feature.",
+                ["model", "feature"],
                 registry=r,
             ),
             http_duration=Histogram(

@@ -16,12 +16,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core import evaluation, fallback_model, registry
+from mlops_assets.core import evaluation, fallback_model, input_ranges, registry
 from mlops_assets.core.deployment import DeploymentError, DeploymentState
+from mlops_assets.core.input_ranges import InputRange
 from mlops_assets.core.model_inputs import MLFLOW_TAG, ModelInputs
 from mlops_assets.core.onnx_runtime import OnnxScorer, load_onnx_session
 
@@ -36,6 +37,7 @@ class LoadedVersion:
     inputs: ModelInputs
     loaded_at: float
     fallback: OnnxScorer | None = None  # `core.fallback_model`: for degraded answers
+    ranges: Mapping[str, InputRange] = dataclasses.field(default_factory=dict)  # caller checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +165,13 @@ class ModelHub:
         except Exception as err:  # registry, download and loader errors alike
             raise LoadError(f"{model} v{version} could not be loaded: {err}") from err
         loaded = LoadedVersion(
-            model, version, scorer, ModelInputs.from_json(raw_inputs), time.time(), fallback
+            model,
+            version,
+            scorer,
+            ModelInputs.from_json(raw_inputs),
+            time.time(),
+            fallback,
+            input_ranges.from_json(info["tags"].get(input_ranges.INPUT_RANGES_TAG)),
         )
         self._versions[(model, version)] = loaded
         return loaded
@@ -205,6 +213,10 @@ class ModelHub:
                     "deployment": dataclasses.asdict(d.state) if d else None,
                     "feature_service": d.champion.inputs.feature_service if d else None,
                     "features": list(d.champion.inputs.features) if d else [],
+                    # what `instances` may hold (the champion's training range ± kσ)
+                    "input_ranges": {f: dataclasses.asdict(r) for f, r in d.champion.ranges.items()}
+                    if d
+                    else {},
                     "last_error": status.last_error,
                 }
             )

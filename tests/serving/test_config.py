@@ -43,3 +43,10 @@ def test_the_serve_command_says_why_it_will_not_start(
         main(["serve", "--port", "70000"])
     assert exit_info.value.code == 2
     assert "expected a port within [1, 65535], got 70000" in capsys.readouterr().err
+
+
+def test_the_out_of_range_policy_is_flag_or_reject(tmp_path: Path) -> None:
+    assert config(tmp_path).out_of_range == "flag"
+    config(tmp_path, out_of_range="reject").check()
+    with pytest.raises(ConfigError, match="MLOPS_SERVE_OUT_OF_RANGE must be 'flag' or 'reject'"):
+        config(tmp_path, out_of_range="drop").check()

@@ -111,6 +111,31 @@ def test_caller_sent_features_score_like_the_online_ones(server: httpx.Client, b
     assert bad.status_code == 422 and f"missing ['{features[0]}']" in bad.json()["detail"]
 
 
+def test_caller_sent_values_are_checked_against_the_training_data_by_name(
+    server: httpx.Client, batch: dict
+) -> None:
+    described = next(m for m in server.get("/v1/models").json()["models"] if m["model"] == MODEL)
+    ranges = described["input_ranges"]
+    assert ranges and set(ranges) <= set(described["features"])
+    row = batch["frame"].iloc[0]
+    instance = {f: float(row[f]) for f in described["features"]}
+    name, allowed = next((f, r) for f, r in sorted(ranges.items()) if not r["integer"])
+    beyond = predict(server, {"instances": [instance, {**instance, name: allowed["high"] * 2 + 1}]})
+    assert beyond.status_code == 200, beyond.text  # flagged (the default), not refused
+    first, second = beyond.json()["predictions"]
+    assert "out_of_range" not in first and second["out_of_range"] == [name]
+    counted = f'ml_out_of_range_inputs_total{{feature="{name}",model="{MODEL}"}}'
+    assert counted in server.get("/metrics").text
+    whole = next(f for f, r in sorted(ranges.items()) if r["integer"])
+    halved = predict(server, {"instances": [instance, {**instance, whole: row[whole] + 0.5}]})
+    assert halved.status_code == 422
+    assert halved.json()["detail"].startswith(f"instances[1].{whole}: ")
+    assert "not a whole number" in halved.json()["detail"]
+    for wrong in ("3", True):
+        typed = predict(server, {"instances": [{**instance, name: wrong}]})
+        assert typed.status_code == 422 and name in str(typed.json()["detail"]), typed.text
+
+
 def test_bad_requests_get_a_status_that_names_the_problem(server: httpx.Client) -> None:
     unknown_model = predict(server, {"ids": ["C000001"]}, model="no_such_model")
     assert unknown_model.status_code == 404
@@ -362,7 +387,8 @@ def test_a_blue_green_switch_under_load_drops_no_request(
     green = _challenger_copy(uri)
     ids = batch["frame"]["customer_id"].tolist()
     statuses: list[int] = []
-    versions: list[str] = []
+    versions: list[str] = []  # every answer, in the order they came back
+    per_client: list[list[str]] = [[] for _ in range(4)]  # each client's, in its own order
     stop = threading.Event()
 
     def client_loop(offset: int) -> None:
@@ -372,7 +398,9 @@ def test_a_blue_green_switch_under_load_drops_no_request(
                 response = predict(own, {"ids": [ids[k % len(ids)]]})
                 statuses.append(response.status_code)
                 if response.status_code == 200:
-                    versions.append(response.json()["predictions"][0]["version"])
+                    version = response.json()["predictions"][0]["version"]
+                    versions.append(version)
+                    per_client[offset].append(version)
                 k += 4
 
     threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(4)]
@@ -400,8 +428,12 @@ def test_a_blue_green_switch_under_load_drops_no_request(
         registry.move_alias(uri, MODEL, registry.CHAMPION, before, reason="test", actor="test")
     assert statuses and set(statuses) == {200}, sorted(set(statuses))
     assert versions[0] == before and versions[-1] == green
-    first_green = versions.index(green)
-    assert set(versions[first_green:]) == {green}, "a request went back to blue after the switch"
+    # Across clients, a request sent just before the switch may come back after another's
+    # first green answer; a client's next request is sent after its last answer, so once a
+    # client has been answered by green it must never be answered by blue again.
+    for seen in per_client:
+        first_green = seen.index(green)
+        assert set(seen[first_green:]) == {green}, "a request went back to blue after the switch"
 
 
 def test_stale_features_are_answered_from_the_batch_score_or_the_fallback_model(

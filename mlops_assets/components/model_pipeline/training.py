@@ -367,6 +367,8 @@ def build_challenger(spec: ModelSpec) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         if config.bootstrap and not config.bootstrap_reason.strip():
             raise dg.Failure("bootstrap needs a bootstrap_reason (it is kept on the version)")
+        from mlops_assets.core import input_ranges
+
         df, inputs = load_training_set(settings, spec)
         fingerprint = training.dataset_fingerprint(df)
         runs = _latest_candidate_runs(mlflow, spec, fingerprint)
@@ -380,6 +382,17 @@ def build_challenger(spec: ModelSpec) -> dg.AssetsDefinition:
             "training_set_fingerprint": fingerprint,
             "feature_service": inputs.feature_service,
             model_inputs.MLFLOW_TAG: best.data.tags.get(model_inputs.MLFLOW_TAG, inputs.to_json()),
+            # what the prediction service accepts from callers who send feature values
+            input_ranges.INPUT_RANGES_TAG: input_ranges.to_json(
+                input_ranges.input_ranges(
+                    {
+                        f: df[f].to_numpy(dtype="float64", na_value=float("nan"))
+                        for f in inputs.numeric
+                    },
+                    inputs.numeric,
+                    spec.outputs.range_sigmas,
+                )
+            ),
             "trigger": common.trigger_of(context),
             "code_version": best.data.tags.get("code_version", "unknown"),
             "dagster_run_id": context.run.run_id,

@@ -19,8 +19,7 @@ from mlops_assets.components.model_pipeline.spec import ModelSpec, model_specs
 from mlops_assets.core.process_liveness import current_identity
 from mlops_assets.run_recovery import wait_for_free_pools, watch_pool_waits
 
-DAGSTER_YAML = """\
-# Written by mlops-assets for the embedded (local) profile: SQLite storage in this folder.
+_SHARED_YAML = """\
 telemetry:
   enabled: false
 concurrency:
@@ -40,10 +39,23 @@ run_monitoring:
   free_slots_after_run_end_seconds: 60
 """
 
+DAGSTER_YAML = (
+    """\
+# Written by mlops-assets for the embedded (local) profile: SQLite storage in this folder.
+# The event log is Dagster's SQLite storage with its connections kept open between events
+# (mlops_assets/instance_storage.py; same files in history/runs/, ~6x faster writes).
+event_log_storage:
+  module: mlops_assets.instance_storage
+  class: PooledSqliteEventLogStorage
+"""
+    + _SHARED_YAML
+)
+
 # The production profile (MLOPS_ENV=prod): the same pools and monitoring, storage on Postgres
 # and compute logs on S3 (dagster-aws); every address and secret from the environment
 # (`resources/prod_env.py` lists them).
-PROD_DAGSTER_YAML = """\
+PROD_DAGSTER_YAML = (
+    """\
 # Written by mlops-assets for the production profile (MLOPS_ENV=prod): Postgres storage,
 # compute logs on S3; every address and secret is read from the environment.
 storage:
@@ -57,11 +69,17 @@ compute_logs:
     bucket:
       env: MLOPS_S3_BUCKET
     prefix: dagster/compute-logs
-""" + DAGSTER_YAML.split("\n", 1)[1]
+"""
+    + _SHARED_YAML
+)
 
 # dagster.yaml texts earlier versions wrote: replaced by DAGSTER_YAML; any other text is the
 # user's and is left as it is.
 PREVIOUS_DAGSTER_YAMLS = (
+    """\
+# Written by mlops-assets for the embedded (local) profile: SQLite storage in this folder.
+"""
+    + _SHARED_YAML,
     """\
 # Written by mlops-assets for the embedded (local) profile: SQLite storage in this folder.
 telemetry:

@@ -84,3 +84,47 @@ def test_a_hand_edited_file_with_monitoring_on_is_kept_silently(dagster_home: Pa
     lines: list[str] = []
     ensure_dagster_home(dagster_home.parent, progress=lines.append)
     assert (dagster_home / "dagster.yaml").read_text() == text and lines == []
+
+
+@dg.asset(
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-08")
+)
+def tiny(context) -> None:  # unannotated: a string annotation is refused here
+    context.log.info(f"day {context.partition_key}")
+
+
+def _materialize_days(instance: dg.DagsterInstance, days: list[str]) -> str:
+    job = dg.Definitions(assets=[tiny]).resolve_implicit_global_asset_job_def()
+    results = [job.execute_in_process(instance=instance, partition_key=day) for day in days]
+    assert all(r.success for r in results)
+    return results[-1].run_id
+
+
+def test_the_pooled_event_log_keeps_the_history_an_earlier_version_wrote(
+    dagster_home: Path,
+) -> None:
+    from mlops_assets.instance_storage import PooledSqliteEventLogStorage
+
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text(PREVIOUS_DAGSTER_YAMLS[0])  # stock event log
+    with dg.DagsterInstance.from_config(str(dagster_home)) as before:
+        assert type(before.event_log_storage).__name__ == "SqliteEventLogStorage"
+        old_run = _materialize_days(before, ["2026-01-01", "2026-01-02"])
+    ensure_dagster_home(dagster_home.parent)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as after:
+        storage = after.event_log_storage
+        assert isinstance(storage, PooledSqliteEventLogStorage)
+        assert Path(storage._base_dir) == dagster_home / "history" / "runs"  # the same files
+        assert any("day 2026-01-02" in e.user_message for e in after.all_logs(old_run))
+        # more runs than engines kept open: older shards are closed and still readable
+        runs = [_materialize_days(after, [f"2026-01-0{d}"]) for d in range(3, 8)]
+        assert len(storage._engines) <= 5
+        for run_id in [old_run, *runs]:
+            assert after.get_run_by_id(run_id).is_success
+            assert any(
+                e.dagster_event and e.dagster_event.is_step_success for e in after.all_logs(run_id)
+            )
+        keys = after.get_materialized_partitions(dg.AssetKey("tiny"))
+    assert keys == {f"2026-01-0{d}" for d in range(1, 8)}
+    with dg.DagsterInstance.from_config(str(dagster_home)) as reopened:  # another process's view
+        assert reopened.get_materialized_partitions(dg.AssetKey("tiny")) == keys

@@ -53,6 +53,7 @@ def webserver(tmp_path: Path):
     env.pop("PYTHONWARNINGS", None)
     (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)  # as `make ui` (recover) leaves it
     log_path = tmp_path / "dg-dev.log"
+    started = ""
     log = open(log_path, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [
@@ -82,6 +83,9 @@ def webserver(tmp_path: Path):
         else:
             raise TimeoutError("dg dev did not answer within 90 s")
         yield port
+        # what starting and using the UI printed; stopping it is not judged (under load, the
+        # proxy may notice its code server leave on SIGTERM first and warn about a restart)
+        started = log_path.read_text()
     finally:
         # dg dev stops its webserver, daemon and code server on SIGTERM; a loaded machine can
         # take long over it, and this test is about the start: then the whole group goes
@@ -94,7 +98,7 @@ def webserver(tmp_path: Path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # children that outlived dg dev
         log.close()
-    printed = [line for line in log_path.read_text().splitlines() if "warning" in line.lower()]
+    printed = [line for line in started.splitlines() if "warning" in line.lower()]
     assert printed == [], f"starting the UI printed warnings: {printed}"
 
 

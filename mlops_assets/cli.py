@@ -173,7 +173,8 @@ def _configure_materialize(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="run only this phase (repeatable; default: all phases in order): data, "
         "'feature registry', 'online features', models, 'scores and drift', performance, "
-        "history; KIND:NAME for one dataset or model, e.g. data:cdnow or models:churn",
+        "history, cost (today's runs: cost_report); KIND:NAME for one dataset or model, e.g. "
+        "data:cdnow or models:churn",
     )
     parser.add_argument(
         "--pool-wait-timeout",

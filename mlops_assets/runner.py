@@ -197,15 +197,17 @@ PHASE_KINDS = (
     "scores and drift",
     "performance",
     "history",
+    "cost",
 )
-NONE, DAYS, LABELLED = "none", "days", "labelled"
+NONE, DAYS, LABELLED, TODAY = "none", "days", "labelled", "today"
 
 
 @dataclass(frozen=True)
 class Phase:
     """One run of a full materialization: `selection` over a partition span (`DAYS`: the
-    subject's days, `LABELLED`: its days whose delayed labels have landed, `NONE`:
-    unpartitioned) for one dataset or model (`subject`; None for what they share)."""
+    subject's days, `LABELLED`: its days whose delayed labels have landed, `TODAY`: today's
+    UTC day, `NONE`: unpartitioned) for one dataset or model (`subject`; None for what they
+    share)."""
 
     kind: str
     subject: str | None
@@ -220,7 +222,7 @@ class Phase:
 def plan(datasets: Sequence[DatasetSpec], models: Sequence[ModelSpec]) -> list[Phase]:
     """Every phase, in order: each dataset's data, the shared Feast registry, each dataset's
     online features, then each model's training + export, scores and drift, delayed-label
-    performance and history."""
+    performance and history; last, what today's runs cost (`cost_report`, by the run clock)."""
     phases = [Phase("data", d.name, d.keys.selection(DATA_STAGE), DAYS) for d in datasets]
     phases.append(Phase("feature registry", None, "key:feast_registry", NONE))
     phases += [
@@ -238,6 +240,8 @@ def plan(datasets: Sequence[DatasetSpec], models: Sequence[ModelSpec]) -> list[P
             Phase("performance", m.name, f"{model} and {stage}{common.PERFORMANCE}", LABELLED),
             Phase("history", m.name, f"{model} and {stage}{common.HISTORY}", NONE),
         ]
+    if models:
+        phases.append(Phase("cost", None, "key:cost_report", TODAY))
     return phases
 
 
@@ -260,6 +264,9 @@ def _spans(
     """(partition span or None, why the phase is skipped or None)."""
     if phase.kind == "feature registry":
         return None, None if any(days.values()) else "no dataset has landed a day"
+    if phase.span == TODAY:  # the runs made today, whatever simulated days they covered
+        today = dt.datetime.now(dt.UTC).date()
+        return (today, today), None
     if phase.subject in days:  # a dataset's phase
         landed = days[phase.subject]
         return ((landed[0], landed[-1]), None) if landed else (None, "no day landed yet")

@@ -10,7 +10,7 @@ import pytest
 
 from mlops_assets.components.landing_dataset import dataset_specs
 from mlops_assets.components.model_pipeline.spec import model_specs
-from mlops_assets.runner import DAYS, LABELLED, NONE, _select, _spans, plan
+from mlops_assets.runner import DAYS, LABELLED, NONE, TODAY, _select, _spans, plan
 
 DATASETS = dataset_specs()
 MODELS = model_specs()
@@ -38,8 +38,11 @@ def test_the_plan_runs_every_dataset_then_the_registry_then_every_model() -> Non
         "scores and drift:churn",
         "performance:churn",
         "history:churn",
+        "cost",
     ]
     phases = {p.name: p for p in plan(DATASETS, MODELS)}
+    assert phases["cost"].selection == "key:cost_report" and phases["cost"].span == TODAY
+    assert [p.name for p in plan(DATASETS, [])][-1] == "online features:churn_world"
     assert phases["data:cdnow"].selection == "tag:mlops/dataset=cdnow and tag:mlops/stage=data"
     assert phases["online features:cdnow"].selection == "key:cdnow/online_features"
     assert phases["performance:churn"].span == LABELLED
@@ -75,6 +78,8 @@ def test_spans_follow_each_datasets_days_and_each_models_start_and_delay() -> No
     )
     assert span("performance:cdnow_repurchase")[0] == (dt.date(2026, 4, 1), dt.date(2026, 4, 20))
     assert span("performance:churn")[0] == (dt.date(2026, 1, 1), dt.date(2026, 3, 1))
+    today = dt.datetime.now(dt.UTC).date()  # the runs' own day, not the simulated ones
+    assert span("cost") in (((today, today), None), ((today + dt.timedelta(days=1),) * 2, None))
 
     # a dataset with no day yet, and a model whose labels have not landed: skipped, with why
     days = {"churn_world": _days("2026-01-01", 90), "cdnow": _days("2026-01-01", 60)}

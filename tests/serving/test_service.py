@@ -530,6 +530,10 @@ def test_every_dashboard_panel_returns_series(server: httpx.Client, batch: dict,
     healthy_home(platform)
     service = f"{server.base_url.host}:{server.base_url.port}"
     ids = batch["frame"]["customer_id"].head(20).tolist()
+    described = next(m for m in server.get("/v1/models").json()["models"] if m["model"] == MODEL)
+    row = batch["frame"].iloc[0]
+    name, allowed = next((f, r) for f, r in described["input_ranges"].items() if not r["integer"])
+    beyond = {**{f: float(row[f]) for f in described["features"]}, name: allowed["high"] + 1}
     with (
         servers.exporter(platform, tmp_path) as exporter,
         servers.prometheus(
@@ -539,6 +543,7 @@ def test_every_dashboard_panel_returns_series(server: httpx.Client, batch: dict,
         for _ in range(4):  # traffic over several scrapes, so every rate has two points
             assert predict(server, {"ids": ids}).status_code == 200
             assert predict(server, {"ids": ["NOBODY"]}).status_code == 404  # an error by type
+            assert predict(server, {"instances": [beyond]}).status_code == 200  # out of range
             time.sleep(1.2)
         deadline = time.monotonic() + 30
         while (missing := empty_queries(prometheus)) and time.monotonic() < deadline:

@@ -23,7 +23,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from dagster import Field, StringSource
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
 from dagster._serdes import ConfigurableClassData
 
 RECENT_RUN_SHARDS = 4  # engines kept open besides the index shard's
@@ -83,7 +86,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         self._engines[shard] = engine
-        run_shards = [s for s in self._engines if s != "index"]
+        run_shards = [s for s in self._engines if s != INDEX_SHARD_NAME]
         for stale in run_shards[:-RECENT_RUN_SHARDS]:
             self._engines.pop(stale).dispose()
         return engine

@@ -35,6 +35,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
@@ -462,13 +463,13 @@ def _instance_rows(
     """Caller-sent feature values, checked against every variant that may answer: names,
     finiteness, whole numbers where a variant was trained on whole numbers only (refused,
     422), and each value against the variant's training range ± kσ: refused under
-    `out_of_range="reject"`, else returned as {instance index: [features outside]}."""
+    `out_of_range="reject"`, else returned as {instance index: [features outside]}. The range
+    checks run on the request's columns, not value by value."""
     champion = deployment.champion
     variants = [champion] + ([deployment.challenger] if deployment.challenger else [])
     expected = list(champion.inputs.features)
     if deployment.challenger is not None:
         expected += [f for f in deployment.challenger.inputs.features if f not in expected]
-    outside: dict[int, list[str]] = {}
     for n, instance in enumerate(instances):
         missing = [f for f in expected if f not in instance]
         extra = sorted(set(instance) - set(expected))
@@ -481,22 +482,30 @@ def _instance_rows(
         bad = [f for f in expected if instance[f] is not None and not math.isfinite(instance[f])]
         if bad:
             raise HTTPException(422, f"instances[{n}]: {bad} must be finite numbers or null")
-        for variant in variants:
-            for name, allowed in variant.ranges.items():
-                value = instance.get(name)
-                if value is None:
-                    continue
-                refused = allowed.refusal(value)
-                beyond = None if refused else allowed.outside(value)
-                if refused or (beyond and out_of_range == "reject"):
-                    raise HTTPException(
-                        422,
-                        f"instances[{n}].{name}: {refused or beyond} of {variant.model} "
-                        f"v{variant.version}",
-                    )
-                if beyond and name not in outside.setdefault(n, []):
+    rows = Rows.from_instances(instances, expected)
+    outside: dict[int, list[str]] = {}
+    for variant in variants:
+        for name, allowed in variant.ranges.items():
+            column = rows.columns.get(name)
+            if column is None:
+                continue
+            sent = ~np.isnan(column)  # null stays missing, as from the online store
+            fraction = sent & (column != np.floor(column)) if allowed.integer else None
+            beyond = sent & ((column < allowed.low) | (column > allowed.high))
+            refused = fraction if fraction is not None and fraction.any() else None
+            if refused is None and out_of_range == "reject" and beyond.any():
+                refused = beyond
+            if refused is not None:
+                n = int(np.flatnonzero(refused)[0])
+                value = instances[n][name]
+                why = allowed.refusal(value) or allowed.outside(value)
+                raise HTTPException(
+                    422, f"instances[{n}].{name}: {why} of {variant.model} v{variant.version}"
+                )
+            for n in np.flatnonzero(beyond).tolist():
+                if name not in outside.setdefault(n, []):
                     outside[n].append(name)
-    return Rows.from_instances(instances, expected), outside
+    return rows, outside
 
 
 def _score(

@@ -54,3 +54,14 @@ def test_a_version_without_recorded_ranges_checks_names_and_finiteness_only() ->
     assert outside == {}
     with pytest.raises(HTTPException, match=r"\['amount'\] must be finite"):
         _instance_rows(bare, [{"orders": 1, "amount": float("inf")}], "flag")
+
+
+def test_each_instance_is_judged_on_its_own_and_null_stays_missing() -> None:
+    instances = [
+        {"orders": 20, "amount": 10.0},  # orders beyond the champion's range
+        {"orders": None, "amount": None},  # nothing sent: missing, not out of range
+        {"orders": 3, "amount": 60.0},  # amount beyond the challenger's range only
+    ]
+    rows, outside = _instance_rows(BOTH, instances, "flag")
+    assert outside == {0: ["orders"], 2: ["amount"]}
+    assert rows.columns["orders"][1] != rows.columns["orders"][1]  # NaN: scored as missing

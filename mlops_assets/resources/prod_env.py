@@ -15,7 +15,8 @@ REQUIRED = {
     "MLOPS_FEAST_REGISTRY_URL": "Feast's SQL registry on Postgres: "
     "postgresql+psycopg2://user:password@host:port/db",
     "MLOPS_REDIS_URL": "Feast's online store: host:port[,password=...]",
-    "MLOPS_S3_BUCKET": "the S3 bucket for Dagster's compute logs (dagster-aws)",
+    "MLOPS_S3_BUCKET": "the S3 bucket for Dagster's compute logs and the landing zone "
+    "(landing/<YYYY-MM-DD>/<source>.csv), both through dagster-aws",
 }
 # Read by boto3 wherever S3 is used (MLflow artifacts, dagster-aws), not by our code.
 OPTIONAL = {

@@ -15,6 +15,7 @@ import dagster as dg
 from mlops_assets.core.registry import local_tracking_uri
 from mlops_assets.resources.dbt import FastDbtCliResource, dbt_project
 from mlops_assets.resources.feature_store import FeatureStoreResource
+from mlops_assets.resources.landing import LandingZone
 from mlops_assets.resources.model_registry import ModelRegistry
 from mlops_assets.resources.prod_env import require_prod_env
 from mlops_assets.resources.warehouse import Warehouse
@@ -49,6 +50,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"),
             artifact_root=dg.EnvVar("MLOPS_MLFLOW_ARTIFACT_ROOT"),
         )
+        # the landing zone on S3, copied into the local landing folder by each landing sensor
+        common["landing"] = LandingZone(s3_bucket=dg.EnvVar("MLOPS_S3_BUCKET"))
         common["feast"] = FeatureStoreResource(
             home=settings.home,
             env="prod",
@@ -56,6 +59,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             registry_url=dg.EnvVar("MLOPS_FEAST_REGISTRY_URL"),
         )
         return common
+    common["landing"] = LandingZone()  # the local folder only
     common["feast"] = FeatureStoreResource(home=settings.home, env="local")
     if os.environ.get("MLFLOW_TRACKING_URI"):
         # honoured in the local profile too

@@ -4,7 +4,8 @@ artifacts on S3, Feast's SQL registry on Postgres and its online store on Redis 
 environment variables only.
 
 A small churn world is materialized phase by phase (as `mlops-assets materialize` does), then
-two more days arrive one at a time through the landing sensor's run requests; a second Python
+two more days land on S3 one at a time and arrive through the landing sensor (it copies them
+from the S3 landing prefix, then requests them); a second Python
 process (another code server on another machine, as far as the instance is concerned) loads
 the same definitions, reads the same instance and sees the same runs, partitions and champion.
 """
@@ -133,8 +134,10 @@ def world(
             world.runs = [r.run_id for r in results]
             sensor = defs.resolve_sensor_def(SENSOR)
             cursor = None
-            for extra in (1, 2):  # two more days, one at a time, as the daemon would
-                simulate(SimulationConfig(days=DAYS + extra, **WORLD), settings.landing_dir)
+            stage = home.parent / "stage"  # what the upstream system writes, day by day
+            for extra in (1, 2):  # two more days land on S3, one at a time
+                simulate(SimulationConfig(days=DAYS + extra, **WORLD), stage)
+                _upload_new_days(stage, settings.landing_dir, s3.bucket)
                 tick = sensor.evaluate_tick(
                     dg.build_sensor_context(
                         instance=instance, cursor=cursor, definitions=defs,
@@ -161,6 +164,17 @@ def world(
                 str(event) for run in world.observed["runs"] for event in instance.all_logs(run)
             )
         yield world
+
+
+def _upload_new_days(stage: Path, landing: Path, bucket: str) -> None:
+    """The staged days the landing folder does not have, put under s3://bucket/landing/."""
+    import boto3
+
+    client = boto3.client("s3")  # endpoint and credentials from the environment
+    for day in sorted(p for p in stage.iterdir() if p.is_dir()):
+        if not (landing / day.name).exists():
+            for file in sorted(day.iterdir()):
+                client.upload_file(str(file), bucket, f"landing/{day.name}/{file.name}")
 
 
 def test_the_instance_is_on_postgres_and_records_every_run(world: ProdWorld) -> None:

@@ -5,7 +5,8 @@
 * `<dataset>_landing_sensor`: a day the dataset has landed (its required files present; the
   landing zone is shared, another dataset's files do not count) → that day's partition of the
   daily job, run key `<dataset>:landing:<day>`. The cursor is the newest day requested; its
-  first tick skips days already ingested (e.g. by a backfill). It only lists folders.
+  first tick skips days already ingested (e.g. by a backfill). It only lists folders — and in
+  `prod` first copies the dataset's new files from the S3 landing prefix (`LandingZone`).
 * `<dataset>_daily_job_schedule`: the daily job for yesterday (a fallback to the sensor).
 
 What happens next is per model: each model reading this dataset follows its online features.
@@ -16,6 +17,7 @@ import datetime as dt
 import dagster as dg
 
 from mlops_assets.components.landing_dataset.spec import DatasetSpec
+from mlops_assets.resources.landing import LandingZone
 from mlops_assets.settings import Settings
 
 TRIGGER_TAG = "mlops/trigger"
@@ -44,7 +46,14 @@ def build_landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
         description=f"A day `{spec.name}` has landed (its required files present) → that day's "
         f"partition of `{job.name}` (run key `{spec.name}:landing:<day>`).",
     )
-    def landing_sensor(context: dg.SensorEvaluationContext, settings: Settings):
+    def landing_sensor(
+        context: dg.SensorEvaluationContext, settings: Settings, landing: LandingZone
+    ):
+        synced = landing.sync(settings.landing_dir, spec.contract.file_names)
+        if synced.copied:
+            context.log.info(f"copied from {landing.source}: {', '.join(synced.copied)}")
+        for key, why in synced.refused:
+            context.log.warning(f"{spec.name}: not copying {key} from S3: {why}")
         last = dt.date.fromisoformat(context.cursor) if context.cursor else None
         all_days = spec.landed_days(settings.landing_dir)
         new_days = [d for d in all_days if last is None or d > last]
@@ -55,8 +64,11 @@ def build_landing_sensor(spec: DatasetSpec, job) -> dg.SensorDefinition:
             new_days = [d for d in new_days if d.isoformat() not in done]
         if not new_days:
             cursor = context.cursor or (all_days[-1].isoformat() if all_days else None)
+            refused = f"; {len(synced.refused)} S3 key(s) refused (see the log)"
             return dg.SensorResult(
-                skip_reason=f"no new {spec.name} day after {cursor or 'the start'}", cursor=cursor
+                skip_reason=f"no new {spec.name} day after {cursor or 'the start'}"
+                + (refused if synced.refused else ""),
+                cursor=cursor,
             )
         requests = [
             dg.RunRequest(

@@ -76,7 +76,10 @@ def from_json(text: str | None) -> dict[str, InputRange]:
     """The ranges of a version's tag; none when the version has no tag."""
     if not text:
         return {}
+    doc = json.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError(f"input ranges must be an object of [low, high, integer], got {text!r}")
     return {
         name: InputRange(float(low), float(high), bool(integer))
-        for name, (low, high, integer) in json.loads(text).items()
+        for name, (low, high, integer) in doc.items()
     }

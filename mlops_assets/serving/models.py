@@ -141,6 +141,10 @@ class ModelHub:
             raw_inputs = info["tags"].get(MLFLOW_TAG)
             if not raw_inputs:
                 raise LoadError(f"{model} v{version} does not record its model inputs")
+            try:
+                ranges = input_ranges.from_json(info["tags"].get(input_ranges.INPUT_RANGES_TAG))
+            except (ValueError, TypeError) as err:
+                raise LoadError(f"{model} v{version}: unreadable input_ranges tag ({err})") from err
             path = evaluation.published_onnx_path(self.tracking_uri, self.home, model, version)
             scorer = load_onnx_session(
                 path,
@@ -171,7 +175,7 @@ class ModelHub:
             ModelInputs.from_json(raw_inputs),
             time.time(),
             fallback,
-            input_ranges.from_json(info["tags"].get(input_ranges.INPUT_RANGES_TAG)),
+            ranges,
         )
         self._versions[(model, version)] = loaded
         return loaded

@@ -28,6 +28,9 @@ def test_ranges_survive_the_version_tag() -> None:
     text = input_ranges.to_json(ranges)
     assert input_ranges.from_json(text) == ranges
     assert input_ranges.from_json(None) == {} and input_ranges.from_json("") == {}
+    for bad in ("[1, 2]", '{"a": [1]}', "not json"):
+        with pytest.raises(ValueError):  # the service refuses to load such a version
+            input_ranges.from_json(bad)
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
 
 
 def _drive(o: Observed, root: Path) -> None:
-    from mlops_assets.runner import DAYS, LABELLED, plan, run_selection
+    from mlops_assets.runner import DAYS, LABELLED, TODAY, plan, run_selection
 
     phases = plan([DATASET], [SPEC])
     select = {p.kind: p.selection for p in phases}
@@ -125,7 +125,12 @@ def _drive(o: Observed, root: Path) -> None:
     manual = {"mlops/trigger": "manual"}
 
     # 1. the first 60 days, as a backfill: only what was known on day 59
-    spans = {DAYS: (day(0), day(ONSET - 1)), LABELLED: (day(0), day(ONSET - 1 - DELAY))}
+    today = dt.datetime.now(dt.UTC).date().isoformat()  # the cost phase: today's runs
+    spans = {
+        DAYS: (day(0), day(ONSET - 1)),
+        LABELLED: (day(0), day(ONSET - 1 - DELAY)),
+        TODAY: (today, today),
+    }
     training_set_op = SPEC.keys.training_set.to_python_identifier()
     first_model = {"ops": {training_set_op: {"config": {"label_arrived_until": day(ONSET - 1)}}}}
     t0 = time.perf_counter()

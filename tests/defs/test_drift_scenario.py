@@ -173,7 +173,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
 
 
 def _drive(o: Observed, root: Path) -> None:
-    from mlops_assets.runner import DAYS, LABELLED, plan, run_selection
+    from mlops_assets.runner import DAYS, LABELLED, TODAY, plan, run_selection
 
     phases = plan([DATASET], [SPEC])
     scoring_selection = next(p.selection for p in phases if p.kind == "scores and drift")
@@ -203,7 +203,12 @@ def _drive(o: Observed, root: Path) -> None:
             land(i)
 
     # 1. backfill days 0..59, one single run per phase, like `mlops-assets materialize`
-    spans = {DAYS: (day(0), day(DRIFT_DAY - 1)), LABELLED: (day(0), day(DRIFT_DAY - 31))}
+    today = dt.datetime.now(dt.UTC).date().isoformat()  # the cost phase: today's runs
+    spans = {
+        DAYS: (day(0), day(DRIFT_DAY - 1)),
+        LABELLED: (day(0), day(DRIFT_DAY - 31)),
+        TODAY: (today, today),
+    }
     models_config = {
         "ops": {f"{MODEL}__training_set": {"config": {"label_arrived_until": day(DRIFT_DAY - 1)}}}
     }

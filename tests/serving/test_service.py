@@ -431,9 +431,9 @@ def test_a_blue_green_switch_under_load_drops_no_request(
     # Across clients, a request sent just before the switch may come back after another's
     # first green answer; a client's next request is sent after its last answer, so once a
     # client has been answered by green it must never be answered by blue again.
-    for seen in per_client:
-        first_green = seen.index(green)
-        assert set(seen[first_green:]) == {green}, "a request went back to blue after the switch"
+    for seen in per_client:  # (a client whose answers all came before the switch is fine)
+        first_green = seen.index(green) if green in seen else len(seen)
+        assert set(seen[first_green:]) <= {green}, "a request went back to blue after the switch"
 
 
 def test_stale_features_are_answered_from_the_batch_score_or_the_fallback_model(

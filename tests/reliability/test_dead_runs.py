@@ -183,7 +183,25 @@ def _kill_during(env: dict[str, str], log: Path, step: str, point: str) -> str:
             _cmd(*PHASES), cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
         )
         try:
-            killed = _wait(f"{step} to start", _step_started(instance, since, step, proc), 240)
+            if point == "write":  # the online store's write transaction is open
+                # The write lasts milliseconds: a step that small can start, write and finish
+                # between two event-log queries. Wait for the runner's line announcing the
+                # online phase (the registry phase before it also touches online.db), then
+                # watch for the journal with nothing slower in the loop.
+                journal = home / "feast" / "online.db-journal"
+                deadline = time.monotonic() + 240
+                while proc.poll() is None and "] online features:" not in log.read_text():
+                    assert time.monotonic() < deadline, "the online phase did not start in 240 s"
+                    time.sleep(0.005)
+                while not journal.exists() and proc.poll() is None:
+                    assert time.monotonic() < deadline, "the online write did not start in 240 s"
+                    time.sleep(0.0002)
+                assert journal.exists(), "materialize finished before its online write was caught"
+                _kill_group(proc)
+                killed = _wait(f"{step} to start", _step_started(instance, since, step, None), 30)
+                point = "write (transaction open)"
+            else:
+                killed = _wait(f"{step} to start", _step_started(instance, since, step, proc), 240)
             if point == "first model":  # dbt has built a model and is building the next
                 _wait(
                     "dbt's first model",
@@ -191,15 +209,9 @@ def _kill_during(env: dict[str, str], log: Path, step: str, point: str) -> str:
                     120,
                     every=0.02,
                 )
-            elif point == "write":  # the online store's write transaction is open
-                journal = home / "feast" / "online.db-journal"
-                deadline = time.monotonic() + 20
-                while not journal.exists() and time.monotonic() < deadline:
-                    if _events(instance, killed, dg.DagsterEventType.STEP_SUCCESS):
-                        break  # missed the transaction: kill right after it, still mid-run
-                    time.sleep(0.001)
-                point = "write (transaction open)" if journal.exists() else "after the write"
-            assert proc.poll() is None, "materialize finished before it could be killed"
+            assert proc.poll() is None or point.startswith("write"), (
+                "materialize finished before it could be killed"
+            )
         finally:
             _kill_group(proc)
     print(f"\nkilled run {killed[:8]} in step {step}: {point}")

@@ -116,7 +116,7 @@ def _check_raw_types(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
         )
 
 
-_DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # a day folder's name (a calendar day: checked apart)
 
 
 def landed_days(landing_dir: Path, sources: Sequence[SourceSpec] | None = None) -> list[dt.date]:
@@ -138,7 +138,7 @@ def landed_days(landing_dir: Path, sources: Sequence[SourceSpec] | None = None) 
     days = []
     with os.scandir(landing_dir) as entries:
         for entry in entries:
-            if not _DAY_DIR.match(entry.name):
+            if not DAY_DIR.match(entry.name):
                 continue
             linked = entry.is_symlink()
             if not (linked or entry.is_dir(follow_symlinks=False)):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlops_assets.core.output_monitoring import training_ranges
+
 INPUT_RANGES_TAG = "input_ranges"
 
 
@@ -49,19 +51,14 @@ class InputRange:
 def input_ranges(
     columns: Mapping[str, np.ndarray], numeric: Sequence[str], sigmas: float
 ) -> dict[str, InputRange]:
-    """Per numeric input with at least one finite training value: its range and kind."""
+    """Per numeric input with at least one finite training value: its range (the same bound
+    the `value_range` check uses, `output_monitoring.training_ranges`) and kind."""
+    bounds = training_ranges({name: columns[name] for name in numeric}, sigmas)
     ranges: dict[str, InputRange] = {}
-    for name in numeric:
+    for name, (low, high) in bounds.items():
         values = np.asarray(columns[name], dtype=np.float64)
         values = values[np.isfinite(values)]
-        if len(values) == 0:
-            continue
-        spread = sigmas * float(values.std())
-        ranges[name] = InputRange(
-            low=float(values.min()) - spread,
-            high=float(values.max()) + spread,
-            integer=bool(np.all(values == np.round(values))),
-        )
+        ranges[name] = InputRange(low, high, integer=bool(np.all(values == np.round(values))))
     return ranges
 
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core.ingest import DEFAULT_MAX_LANDING_FILE_BYTES
-
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from mlops_assets.core.ingest import DAY_DIR, DEFAULT_MAX_LANDING_FILE_BYTES
 
 
 @dataclass
@@ -83,7 +80,7 @@ def _refusal(parts: list[str], size: int, max_bytes: int) -> str | None:
     if len(parts) != 2:
         return "not <day>/<file> under the landing prefix"
     day = parts[0]
-    if not _DAY.match(day):
+    if not DAY_DIR.match(day):
         return f"folder {day!r} is not a day (YYYY-MM-DD)"
     try:
         dt.date.fromisoformat(day)
